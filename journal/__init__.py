@@ -1,0 +1,1 @@
+"""The journal: every raw MQTT message, stored unchanged; the only source of truth."""

@@ -1,0 +1,255 @@
+"""Configuration: defaults, then the INI file, then systemd credentials, then the environment.
+
+Parsed once into frozen dataclasses and passed explicitly, so nothing reads globals at import time.
+A bad value raises ConfigError naming the key and where the value came from.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from journal.storage.url import parse_database_url
+
+DEFAULT_CONFIG_FILE = "config.ini"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, malformed or unknown; the message names the key."""
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def _parse_topics(text: str) -> tuple[str, ...]:
+    topics = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not topics:
+        raise ValueError("needs at least one topic filter")
+    for topic in topics:
+        if "#" in topic[:-1] or (topic.endswith("#") and len(topic) > 1 and topic[-2] != "/"):
+            raise ValueError(f"{topic!r} is not a valid MQTT topic filter")
+    return topics
+
+
+def _parse_protocol(text: str) -> str:
+    value = text.strip()
+    if value in ("3.1.1", "311", "v311"):
+        return "3.1.1"
+    if value in ("5", "5.0", "v5"):
+        return "5"
+    raise ValueError(f"{text!r} is not a supported MQTT protocol (3.1.1 or 5)")
+
+
+def _range(parse: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    def checked(text: str) -> Any:
+        value = parse(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low:g}..{high:g}")
+        return value
+
+    return checked
+
+
+def _parse_str(text: str) -> str:
+    return text.strip()
+
+
+def _parse_database_url(text: str) -> str:
+    url = text.strip()
+    parse_database_url(url)
+    return url
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    client_id: str = "chargelog-recorder"
+    topics: tuple[str, ...] = ("openevse/#",)
+    protocol: str = "3.1.1"
+    keepalive: int = 60
+    session_expiry: int = 7 * 24 * 3600
+    receive_maximum: int = 1000
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///chargelog.db"
+    auto_migrate: bool = True
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    batch_size: int = 1000
+    flush_interval: float = 0.1
+    spool_path: str = ""
+    max_queue: int = 200_000
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    interval: float = 10.0
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    timezone: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    password_hash: str = ""
+    secret_key: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    mqtt: MqttConfig = MqttConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    recorder: RecorderConfig = RecorderConfig()
+    projector: ProjectorConfig = ProjectorConfig()
+    site: SiteConfig = SiteConfig()
+    web: WebConfig = WebConfig()
+    source: str = "built-in defaults"
+
+
+_PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
+    "mqtt": {
+        "host": _parse_str,
+        "port": _range(_parse_int, 1, 65535),
+        "username": _parse_str,
+        "password": str,
+        "tls": _parse_bool,
+        "ca_file": _parse_str,
+        "client_id": _parse_str,
+        "topics": _parse_topics,
+        "protocol": _parse_protocol,
+        "keepalive": _range(_parse_int, 5, 65535),
+        "session_expiry": _range(_parse_int, 1, 4294967295),
+        "receive_maximum": _range(_parse_int, 1, 65535),
+    },
+    "database": {"url": _parse_database_url, "auto_migrate": _parse_bool},
+    "recorder": {
+        "batch_size": _range(_parse_int, 1, 100_000),
+        "flush_interval": _range(_parse_float, 0.0, 60.0),
+        "spool_path": _parse_str,
+        "max_queue": _range(_parse_int, 100, 10_000_000),
+    },
+    "projector": {"interval": _range(_parse_float, 0.5, 86400.0)},
+    "site": {"timezone": _parse_str},
+    "web": {
+        "host": _parse_str,
+        "port": _range(_parse_int, 1, 65535),
+        "password_hash": _parse_str,
+        "secret_key": str,
+    },
+}
+
+_REQUIRED_NON_EMPTY = {("mqtt", "host"), ("mqtt", "client_id"), ("database", "url")}
+
+
+def _apply(values: dict[str, dict[str, Any]], section: str, key: str, text: str, where: str) -> None:
+    parsers = _PARSERS.get(section)
+    if parsers is None:
+        raise ConfigError(f"{where}: unknown section [{section}]")
+    parse = parsers.get(key)
+    if parse is None:
+        known = ", ".join(sorted(parsers))
+        raise ConfigError(f"{where}: unknown key [{section}] {key} (known: {known})")
+    try:
+        value = parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
+    if (section, key) in _REQUIRED_NON_EMPTY and not value:
+        raise ConfigError(f"{where}: [{section}] {key} must not be empty")
+    values.setdefault(section, {})[key] = value
+
+
+def _read_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror}") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid INI file: {exc}") from None
+    for section in parser.sections():
+        for key, text in parser.items(section):
+            _apply(values, section, key, text, str(path))
+
+
+def _read_credentials(directory: str, values: dict[str, dict[str, Any]]) -> None:
+    """systemd LoadCredential= files named <section>_<key> (e.g. mqtt_password, database_url)."""
+    for section, parsers in _PARSERS.items():
+        for key in parsers:
+            path = Path(directory) / f"{section}_{key}"
+            if path.is_file():
+                text = path.read_text(encoding="utf-8").rstrip("\r\n")
+                _apply(values, section, key, text, f"credential {path}")
+
+
+def _read_environment(env: Mapping[str, str], values: dict[str, dict[str, Any]]) -> None:
+    for section, parsers in _PARSERS.items():
+        for key in parsers:
+            name = f"CHARGELOG_{section.upper()}_{key.upper()}"
+            if name in env:
+                _apply(values, section, key, env[name], f"environment {name}")
+
+
+def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration; `path` None means ./config.ini when it exists, else defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, dict[str, Any]] = {}
+    source = "built-in defaults"
+    if path is not None:
+        file_path = Path(path)
+        if not file_path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        _read_file(file_path, values)
+        source = str(file_path)
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        _read_file(Path(DEFAULT_CONFIG_FILE), values)
+        source = DEFAULT_CONFIG_FILE
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if credentials:
+        _read_credentials(credentials, values)
+    _read_environment(env, values)
+    defaults = Config()
+    sections = {
+        name: type(getattr(defaults, name))(**values.get(name, {})) for name in _PARSERS
+    }
+    return Config(**sections, source=source)

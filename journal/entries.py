@@ -1,0 +1,103 @@
+"""Reading and appending journal rows; the only code that knows the journal's columns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from journal.storage import Store
+
+# (received_at text, topic, payload, qos, retained)
+Row = tuple[str, str, bytes, int, int]
+COLUMNS = ("received_at", "topic", "payload", "qos", "retained")
+_INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+# Per-row overhead of a multi-row INSERT beyond the payload and topic bytes (escaping can double
+# binary bytes, hence the factor 2 applied in batches_by_size).
+_ROW_OVERHEAD = 64
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    received_at: datetime
+    topic: str
+    payload: bytes
+    qos: int
+    retained: bool
+
+
+def utc_text(epoch_ns: int) -> str:
+    """Receive time as the text both backends store: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanos // 1000:06d}"
+
+
+def parse_utc(value: str | datetime) -> datetime:
+    """A stored received_at as an aware UTC datetime (MySQL returns datetimes, SQLite text)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def batches_by_size(rows: Sequence[Row], limit_bytes: int) -> Iterator[Sequence[Row]]:
+    """Split rows so no single INSERT exceeds the server's packet limit."""
+    start, size = 0, 0
+    for index, row in enumerate(rows):
+        row_size = 2 * (len(row[2]) + len(row[1])) + _ROW_OVERHEAD
+        if index > start and size + row_size > limit_bytes:
+            yield rows[start:index]
+            start, size = index, 0
+        size += row_size
+    if start < len(rows):
+        yield rows[start:]
+
+
+def append(store: Store, rows: Sequence[Row]) -> None:
+    """Insert rows in order, in the caller's open transaction (the caller commits)."""
+    limit = store.max_statement_bytes() - 1024
+    for chunk in batches_by_size(rows, limit):
+        if len(chunk) == 1 and 2 * len(chunk[0][2]) + _ROW_OVERHEAD > limit:
+            store.execute(_INSERT, chunk[0])  # one large payload: let the server judge it
+        else:
+            store.executemany(_INSERT, chunk)
+
+
+def append_imported(store: Store, rows: Sequence[tuple[str, str, bytes, int, int, bytes]]) -> int:
+    """Insert imported rows, skipping any whose import_key is already journaled; returns how many
+    were new."""
+    sql = store.insert_ignore_sql("journal", (*COLUMNS, "import_key"))
+    limit = store.max_statement_bytes() - 1024
+    added = 0
+    for chunk in batches_by_size(rows, limit):  # type: ignore[arg-type]
+        added += max(store.executemany(sql, chunk), 0)
+    return added
+
+
+def count(store: Store) -> int:
+    row = store.query_one("SELECT COUNT(*) FROM journal")
+    return int(row[0]) if row else 0
+
+
+def read_after(store: Store, after_seq: int, limit: int) -> list[JournalEntry]:
+    """The next `limit` entries after a position: keyset paging keeps memory flat."""
+    rows = store.query(
+        "SELECT seq, received_at, topic, payload, qos, retained FROM journal "
+        "WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    )
+    return [
+        JournalEntry(int(r[0]), parse_utc(r[1]), r[2], bytes(r[3]), int(r[4]), bool(r[5]))
+        for r in rows
+    ]
+
+
+def iter_all(store: Store, after_seq: int = 0, page: int = 5000) -> Iterator[JournalEntry]:
+    """Every entry after a position, in seq order."""
+    while True:
+        entries = read_after(store, after_seq, page)
+        if not entries:
+            return
+        yield from entries
+        after_seq = entries[-1].seq

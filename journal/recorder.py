@@ -1,0 +1,211 @@
+"""`chargelog record`: the thin recorder. Every MQTT message goes into the journal unchanged and is
+acknowledged to the broker only after it is durable, in arrival order.
+
+Two threads: paho's network thread only enqueues (it must never block, or keepalives stop and the
+broker drops us); the main thread is the single writer that commits batches and then acks them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, TextIO
+
+import paho.mqtt.client as mqtt
+
+from journal.config import Config
+from journal.entries import Row, utc_text
+from journal.mqtt_client import build_client, connect_async
+from journal.sdnotify import Notifier
+from journal.spool import Spool
+from journal.storage import open_store, parse_database_url
+from journal.writer import JournalWriter
+
+log = logging.getLogger(__name__)
+
+IDLE_TICK = 0.5  # seconds between watchdog pings and database retries when no message comes
+LINGER = 0.002  # a batch waits this long for one more message before it commits
+
+
+def default_spool_path(cfg: Config) -> Path:
+    """Beside the SQLite file, or in systemd's StateDirectory, or the working directory."""
+    if cfg.recorder.spool_path:
+        return Path(cfg.recorder.spool_path)
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state) / "recorder.spool"
+    target = parse_database_url(cfg.database.url)
+    if target.dialect == "sqlite":
+        return Path(target.path + ".spool")
+    return Path("chargelog-recorder.spool")
+
+
+class Recorder:
+    def __init__(self, cfg: Config, *, echo: TextIO | None = None) -> None:
+        self.cfg = cfg
+        self.echo = echo
+        self.notifier = Notifier()
+        self.writer = JournalWriter(
+            lambda: open_store(cfg.database.url, read_timeout=30),
+            Spool(default_spool_path(cfg)),
+            auto_migrate=cfg.database.auto_migrate,
+        )
+        self.client = build_client(cfg.mqtt)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self._queue: deque[tuple[int, mqtt.MQTTMessage, int]] = deque()
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        # The connection generation: a message id is only meaningful on the connection that
+        # delivered it, so an ack for an older connection must never be sent on a newer one.
+        self._generation = 0
+        self._ack_lock = threading.Lock()
+        self._broker_down_since: float | None = None
+        self._ever_connected = False
+        self._dropped = 0
+        self.received = 0
+
+    # ---- network thread: enqueue only ------------------------------------------------------
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        queue = self._queue
+        if message.qos == 0 and len(queue) >= self.cfg.recorder.max_queue:
+            # Only QoS 0 can pile up beyond the broker's in-flight window; count what we drop.
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 1000 == 0:
+                log.error("queue full: dropped %d QoS 0 message(s)", self._dropped)
+            return
+        queue.append((time.time_ns(), message, self._generation))
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("broker %s:%s refused the connection: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, reason)
+            return
+        with self._ack_lock:
+            self._generation += 1
+        if self._broker_down_since is not None:
+            log.warning("broker connection back after %.1f s", time.monotonic() - self._broker_down_since)
+            self._broker_down_since = None
+        log.info(
+            "connected to broker %s:%s as %s (MQTT %s, session present: %s)",
+            self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.client_id,
+            self.cfg.mqtt.protocol, bool(getattr(flags, "session_present", False)),
+        )
+        # Re-subscribe on every connect: a broker that lost our session must learn it again.
+        client.subscribe([(topic, 1) for topic in self.cfg.mqtt.topics])
+        if not self._ever_connected:
+            self._ever_connected = True
+            self.notifier.ready("connected to the broker")
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        for topic, reason in zip(self.cfg.mqtt.topics, reasons, strict=False):
+            if reason.is_failure:
+                log.error("subscription to %s refused: %s", topic, reason)
+            else:
+                log.info("subscribed to %s (granted QoS %s)", topic, reason.value)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if self._stop.is_set():
+            return
+        if self._broker_down_since is None:
+            self._broker_down_since = time.monotonic()
+            log.warning("broker connection lost (%s); reconnecting", reason)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if self._broker_down_since is None:
+            self._broker_down_since = time.monotonic()
+            log.warning("cannot reach broker %s:%s; retrying", self.cfg.mqtt.host, self.cfg.mqtt.port)
+
+    # ---- the writer: the main thread -------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        self._stop.set()
+        self._wakeup.set()
+
+    def run(self) -> int:
+        """Record until SIGTERM/SIGINT; returns the process exit code."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        self.writer.start()
+        connect_async(self.client, self.cfg.mqtt)
+        self.client.loop_start()
+        try:
+            while not self._stop.is_set():
+                batch = self._collect()
+                self.notifier.watchdog()
+                if batch:
+                    self._persist_and_ack(batch)
+                else:
+                    self.writer.tick()
+            self.notifier.stopping()
+            # Stop receiving only after what we have is committed and acked.
+            self._persist_and_ack(self._take(len(self._queue)))
+            self.client.disconnect()
+            self.client.loop_stop()
+            leftover = self._take(len(self._queue))
+            if leftover:
+                # No connection to ack on: QoS 1 ones will come again (a duplicate, not a loss).
+                self._persist(leftover)
+                log.info("journaled %d message(s) that arrived during shutdown", len(leftover))
+        finally:
+            self.writer.close()
+        log.info("recorder stopped after %d message(s)", self.received)
+        return 0
+
+    def _take(self, limit: int) -> list[tuple[int, mqtt.MQTTMessage, int]]:
+        queue = self._queue
+        return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+    def _collect(self) -> list[tuple[int, mqtt.MQTTMessage, int]]:
+        """Group commit: take what is queued, and linger briefly while more keeps arriving."""
+        cfg = self.cfg.recorder
+        self._wakeup.clear()
+        if not self._queue and not self._wakeup.wait(IDLE_TICK):
+            return []
+        batch = self._take(cfg.batch_size)
+        deadline = time.monotonic() + cfg.flush_interval
+        while len(batch) < cfg.batch_size and not self._stop.is_set():
+            self._wakeup.clear()
+            if not self._queue:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._wakeup.wait(min(LINGER, remaining)):
+                    break
+            batch.extend(self._take(cfg.batch_size - len(batch)))
+        return batch
+
+    def _persist(self, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+        rows: list[Row] = [
+            (utc_text(ns), m.topic, m.payload, m.qos, 1 if m.retain else 0) for ns, m, _ in batch
+        ]
+        self.writer.write(rows)
+        self.received += len(rows)
+        if self.echo is not None:
+            for _, topic, payload, _, _ in rows:
+                self.echo.write(f"{topic} {payload.decode('utf-8', 'replace')}\n")
+            self.echo.flush()
+
+    def _persist_and_ack(self, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+        if not batch:
+            return
+        self._persist(batch)
+        with self._ack_lock:
+            generation = self._generation
+            ack = self.client.ack
+            for _, message, delivered_on in batch:
+                if message.qos and delivered_on == generation:
+                    ack(message.mid, message.qos)
+
+
+def run_recorder(cfg: Config, verbose: bool) -> int:
+    return Recorder(cfg, echo=sys.stdout if verbose else None).run()

@@ -1,0 +1,94 @@
+"""The backend-agnostic store: everything above this layer writes `?` placeholders and never
+imports a database driver, so the same code and the same tests run on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from journal.storage.url import DatabaseTarget
+
+Params = Sequence[Any]
+
+
+class StorageError(Exception):
+    """A database error that retrying will not fix (a bug, a constraint, a privilege)."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached right now; the open transaction is gone: retry it whole."""
+
+
+class Store(ABC):
+    """One connection to the database, used by one thread at a time."""
+
+    dialect: str = ""
+
+    def __init__(self, target: DatabaseTarget) -> None:
+        self.target = target
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open (or reopen after an outage) the connection."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; safe to call twice or on a broken connection."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the affected row count."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run one INSERT for many rows (a multi-row statement where the driver can)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Run a SELECT and return all its rows."""
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+        """An INSERT that silently skips rows whose unique key already exists."""
+
+    @abstractmethod
+    def script(self, sql: str) -> None:
+        """Run a migration script of several statements (DDL)."""
+
+    @abstractmethod
+    def max_statement_bytes(self) -> int:
+        """How large one statement may be (MySQL's max_allowed_packet), to size batches."""
+
+    def query_one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Commit on success, roll back on any error (and re-raise it)."""
+        try:
+            yield self
+            self.commit()
+        except BaseException:
+            try:
+                self.rollback()
+            except StorageError:
+                pass
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

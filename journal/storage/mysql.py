@@ -1,0 +1,165 @@
+"""MariaDB/MySQL backend (mysql-connector-python): the production store."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import mysql.connector
+from mysql.connector import errors as mysql_errors
+
+from journal.storage.base import Params, Store, StorageError, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+# Connection loss: the open transaction is gone and the whole batch must be replayed.
+_UNAVAILABLE_CODES = {1040, 1205, 1213, 2003, 2005, 2006, 2013, 2055}
+
+
+@lru_cache(maxsize=256)
+def _to_format(sql: str) -> str:
+    """Our SQL uses `?`; the driver wants `%s` (and a literal % doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _wrap(exc: mysql_errors.Error) -> StorageError:
+    if isinstance(exc, mysql_errors.InterfaceError | mysql_errors.OperationalError) or (
+        getattr(exc, "errno", None) in _UNAVAILABLE_CODES
+    ):
+        return StorageUnavailable(f"mysql: {exc}")
+    return StorageError(f"mysql: {exc}")
+
+
+class MysqlStore(Store):
+    dialect = "mysql"
+
+    def __init__(self, target: Any, *, read_timeout: int = 300, read_only: bool = False) -> None:
+        super().__init__(target)
+        self.read_timeout = read_timeout
+        self.read_only = read_only
+        self._conn: Any = None
+        self._packet: int | None = None
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            self.connect()
+        return self._conn
+
+    def connect(self) -> None:
+        self.close()
+        options = dict(self.target.options)
+        try:
+            self._conn = mysql.connector.connect(
+                host=self.target.host,
+                port=self.target.port,
+                user=self.target.user,
+                password=self.target.password,
+                database=self.target.database,
+                autocommit=False,
+                charset=options.pop("charset", "utf8mb4"),
+                connection_timeout=10,
+                read_timeout=self.read_timeout,
+                write_timeout=60,
+                **options,
+            )
+            cursor = self._conn.cursor()
+            cursor.execute("SET SESSION time_zone = '+00:00'")
+            cursor.execute(
+                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION')"
+            )
+            cursor.close()
+        except mysql_errors.Error as exc:
+            self._conn = None
+            raise _wrap(exc) from exc
+        log.debug("mysql connection open (%s implementation)", type(self._conn).__name__)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except mysql_errors.Error:
+                pass
+
+    def _run(self, sql: str, params: Params) -> Any:
+        try:
+            cursor = self.conn.cursor()
+            cursor.execute(_to_format(sql), tuple(params))
+            return cursor
+        except mysql_errors.Error as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: mysql_errors.Error) -> StorageError:
+        wrapped = _wrap(exc)
+        if isinstance(wrapped, StorageUnavailable):
+            self.close()
+        return wrapped
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = self._run(sql, params)
+        count = cursor.rowcount
+        cursor.close()
+        return count
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> int:
+        if not rows:
+            return 0
+        try:
+            cursor = self.conn.cursor()
+            cursor.executemany(_to_format(sql), rows)
+            count = cursor.rowcount
+            cursor.close()
+            return count
+        except mysql_errors.Error as exc:
+            raise self._failed(exc) from exc
+
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        cursor = self._run(sql, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except mysql_errors.Error as exc:
+            raise self._failed(exc) from exc
+
+    def rollback(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.rollback()
+            except mysql_errors.Error as exc:
+                raise self._failed(exc) from exc
+
+    def table_exists(self, name: str) -> bool:
+        row = self.query_one(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            (name,),
+        )
+        return row is not None
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+        marks = ", ".join("?" for _ in columns)
+        return f"INSERT IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+    def script(self, sql: str) -> None:
+        for statement in split_statements(sql):
+            self.execute(statement)
+        self.commit()
+
+    def max_statement_bytes(self) -> int:
+        if self._packet is None:
+            row = self.query_one("SELECT @@max_allowed_packet")
+            self._packet = int(row[0]) if row else 16 << 20
+        return self._packet
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration file on `;` at a line end; our schema files keep to that rule."""
+    without_comments = re.sub(r"^\s*--.*$", "", sql, flags=re.M)
+    return [s.strip() for s in re.split(r";\s*$", without_comments, flags=re.M) if s.strip()]

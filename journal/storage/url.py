@@ -1,0 +1,68 @@
+"""Database URLs: `sqlite:///path.db` (embedded default) or `mysql://user:pw@host:port/db`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where the store lives; `path` for SQLite, the rest for MariaDB/MySQL."""
+
+    dialect: str
+    path: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = ""
+    password: str = ""
+    database: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    def redacted(self) -> str:
+        """A printable form that never shows the password."""
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.path}"
+        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+MYSQL_OPTIONS = {"unix_socket", "ssl_ca", "ssl_cert", "ssl_key", "charset"}
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    """Parse and validate; raises ValueError with a reason a user can act on."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ValueError(f"{url!r} names no file (sqlite:///chargelog.db)")
+        return DatabaseTarget(dialect="sqlite", path=path)
+    parts = urlsplit(url)
+    if parts.scheme in ("mysql", "mariadb", "mysql+mysqlconnector"):
+        database = parts.path.lstrip("/")
+        if not database or "/" in database:
+            raise ValueError(f"{_redact(url)!r} names no database (mysql://user:pw@host:3306/dbname)")
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise ValueError(f"{_redact(url)!r} has an invalid port") from None
+        options = tuple(parse_qsl(parts.query))
+        for name, _ in options:
+            if name not in MYSQL_OPTIONS:
+                raise ValueError(f"unknown option {name!r} (known: {', '.join(sorted(MYSQL_OPTIONS))})")
+        return DatabaseTarget(
+            dialect="mysql",
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=unquote(database),
+            options=options,
+        )
+    raise ValueError(f"{_redact(url)!r} is not sqlite:///FILE or mysql://USER:PASSWORD@HOST:PORT/DB")
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
