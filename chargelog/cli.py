@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="INI file (default: ./config.ini when it exists, else built-in defaults)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
         help="-v prints every message received; -vv adds debug logging",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -83,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_record)
 
     sub = commands.add_parser("import", help="backfill the journal from mosquitto_sub output")
-    sub.add_argument("files", nargs="+", metavar="FILE", help="files of '<unix-time> <topic> <payload>' lines; - for stdin")
+    sub.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="files of '<unix-time> <topic> <payload>' lines; - for stdin",
+    )
     sub.set_defaults(handler=cmd_import)
     return parser
 

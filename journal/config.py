@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,9 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
 _REQUIRED_NON_EMPTY = {("mqtt", "host"), ("mqtt", "client_id"), ("database", "url")}
 
 
-def _apply(values: dict[str, dict[str, Any]], section: str, key: str, text: str, where: str) -> None:
+def _apply(
+    values: dict[str, dict[str, Any]], section: str, key: str, text: str, where: str
+) -> None:
     parsers = _PARSERS.get(section)
     if parsers is None:
         raise ConfigError(f"{where}: unknown section [{section}]")
@@ -249,7 +251,5 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         _read_credentials(credentials, values)
     _read_environment(env, values)
     defaults = Config()
-    sections = {
-        name: type(getattr(defaults, name))(**values.get(name, {})) for name in _PARSERS
-    }
+    sections = {name: type(getattr(defaults, name))(**values.get(name, {})) for name in _PARSERS}
     return Config(**sections, source=source)

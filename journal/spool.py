@@ -9,6 +9,7 @@ is drained into the journal, in order, before any newer message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -70,7 +71,5 @@ class Spool:
 
     def clear(self) -> None:
         """Forget the spool once its rows are committed to the journal."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass

@@ -3,6 +3,7 @@ spool when it is not, and the spool back into the journal, in order, when it ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from journal import entries
 from journal.entries import Row
 from journal.migrate import ensure_schema
 from journal.spool import Spool
-from journal.storage import Store, StorageError, StorageUnavailable
+from journal.storage import StorageError, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class JournalWriter:
         self._try_reconnect(force=True)
 
     def write(self, rows: Sequence[Row]) -> None:
-        """Return only once `rows` are durable (journal or spool); raise if neither can take them."""
+        """Return once `rows` are durable (journal or spool); raise if neither can take them."""
         if self._down_since is not None:
             self._try_reconnect()
         if self._store is not None and self._down_since is None:
@@ -117,11 +118,11 @@ class JournalWriter:
 
     def _went_down(self, exc: StorageError) -> None:
         if self._store is not None:
-            try:
+            with contextlib.suppress(StorageError):
                 self._store.rollback()
-            except StorageError:
-                pass
         if self._down_since is None:
             self._down_since = self._clock()
             self._down_reason = str(exc)
-            log.warning("database unavailable (%s); spooling to %s until it returns", exc, self._spool.path)
+            log.warning(
+                "database unavailable (%s); spooling to %s until it returns", exc, self._spool.path
+            )

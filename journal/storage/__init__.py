@@ -1,6 +1,6 @@
 """Storage: one small layer, a MariaDB/MySQL backend and an SQLite backend."""
 
-from journal.storage.base import Store, StorageError, StorageUnavailable
+from journal.storage.base import StorageError, StorageUnavailable, Store
 from journal.storage.url import DatabaseTarget, parse_database_url
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from journal.storage.url import DatabaseTarget
@@ -81,10 +81,8 @@ class Store(ABC):
             yield self
             self.commit()
         except BaseException:
-            try:
+            with suppress(StorageError):
                 self.rollback()
-            except StorageError:
-                pass
             raise
 
     def __enter__(self) -> Store:

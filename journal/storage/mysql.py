@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 import mysql.connector
 from mysql.connector import errors as mysql_errors
 
-from journal.storage.base import Params, Store, StorageError, StorageUnavailable
+from journal.storage.base import Params, StorageError, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class MysqlStore(Store):
             cursor = self._conn.cursor()
             cursor.execute("SET SESSION time_zone = '+00:00'")
             cursor.execute(
-                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION')"
+                "SET SESSION sql_mode = "
+                "CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION')"
             )
             cursor.close()
         except mysql_errors.Error as exc:
@@ -80,10 +82,8 @@ class MysqlStore(Store):
     def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            try:
+            with contextlib.suppress(mysql_errors.Error):
                 conn.close()
-            except mysql_errors.Error:
-                pass
 
     def _run(self, sql: str, params: Params) -> Any:
         try:
@@ -138,7 +138,8 @@ class MysqlStore(Store):
 
     def table_exists(self, name: str) -> bool:
         row = self.query_one(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_name = ?",
             (name,),
         )
         return row is not None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from journal.storage.base import Params, Store, StorageError, StorageUnavailable
+from journal.storage.base import Params, StorageError, StorageUnavailable, Store
 
 
 def _wrap(exc: sqlite3.Error) -> StorageError:

@@ -40,7 +40,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
     if parts.scheme in ("mysql", "mariadb", "mysql+mysqlconnector"):
         database = parts.path.lstrip("/")
         if not database or "/" in database:
-            raise ValueError(f"{_redact(url)!r} names no database (mysql://user:pw@host:3306/dbname)")
+            raise ValueError(
+                f"{_redact(url)!r} names no database (mysql://user:pw@host:3306/dbname)"
+            )
         try:
             port = parts.port or 3306
         except ValueError:
@@ -48,7 +50,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
         options = tuple(parse_qsl(parts.query))
         for name, _ in options:
             if name not in MYSQL_OPTIONS:
-                raise ValueError(f"unknown option {name!r} (known: {', '.join(sorted(MYSQL_OPTIONS))})")
+                raise ValueError(
+                    f"unknown option {name!r} (known: {', '.join(sorted(MYSQL_OPTIONS))})"
+                )
         return DatabaseTarget(
             dialect="mysql",
             host=parts.hostname or "127.0.0.1",
@@ -58,7 +62,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
             database=unquote(database),
             options=options,
         )
-    raise ValueError(f"{_redact(url)!r} is not sqlite:///FILE or mysql://USER:PASSWORD@HOST:PORT/DB")
+    raise ValueError(
+        f"{_redact(url)!r} is not sqlite:///FILE or mysql://USER:PASSWORD@HOST:PORT/DB"
+    )
 
 
 def _redact(url: str) -> str:

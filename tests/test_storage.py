@@ -1,0 +1,94 @@
+"""The storage layer and the journal table, run identically on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from journal import entries
+from journal.migrate import SchemaError, code_version, current_version, ensure_schema, migrate
+from journal.storage import StorageError, Store, open_store
+
+PAYLOADS = [b"", b"3", bytes(range(256)), b"\xff\xfe not utf-8", b"x" * 200_000, "é €".encode()]
+
+
+def test_payloads_round_trip_byte_exact(store: Store) -> None:
+    rows = [
+        (f"2026-01-01 00:00:00.{i:06d}", "openevse/x", p, 1, i % 2) for i, p in enumerate(PAYLOADS)
+    ]
+    entries.append(store, rows)
+    store.commit()
+    got = list(entries.iter_all(store))
+    assert [e.payload for e in got] == PAYLOADS
+    assert [e.retained for e in got] == [bool(i % 2) for i in range(len(PAYLOADS))]
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+    assert got[1].received_at.microsecond == 1 and got[1].received_at.tzinfo is not None
+
+
+def test_long_and_unicode_topics(store: Store) -> None:
+    topic = "openevse-ÄÖ/" + "t" * 5000
+    entries.append(store, [("2026-01-01 00:00:00.000000", topic, b"1", 0, 0)])
+    store.commit()
+    assert [e.topic for e in entries.iter_all(store)] == [topic]
+
+
+def test_rollback_leaves_nothing(store: Store) -> None:
+    entries.append(store, [("2026-01-01 00:00:00.000000", "a/b", b"1", 1, 0)])
+    store.rollback()
+    assert entries.count(store) == 0
+
+
+def test_transaction_rolls_back_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        entries.append(store, [("2026-01-01 00:00:00.000000", "a/b", b"1", 1, 0)])
+        raise RuntimeError("boom")
+    assert entries.count(store) == 0
+
+
+def test_keyset_paging_reads_everything_in_order(store: Store) -> None:
+    rows = [
+        (f"2026-01-01 00:00:{i // 100:02d}.{i:06d}", "a/b", str(i).encode(), 1, 0)
+        for i in range(1234)
+    ]
+    entries.append(store, rows)
+    store.commit()
+    got = [int(e.payload) for e in entries.iter_all(store, page=100)]
+    assert got == list(range(1234))
+
+
+def test_batches_respect_the_packet_limit() -> None:
+    rows = [("t", "a/b", b"x" * 1000, 0, 0)] * 10
+    chunks = list(entries.batches_by_size(rows, 5000))
+    assert sum(len(c) for c in chunks) == 10 and all(len(c) <= 2 for c in chunks)
+
+
+def test_sql_errors_are_storage_errors(store: Store) -> None:
+    with pytest.raises(StorageError):
+        store.query("SELECT nope FROM journal")
+
+
+def test_migrate_twice_is_a_no_op(db_url: str) -> None:
+    with open_store(db_url) as store:
+        assert current_version(store) == 0
+        first = migrate(store)
+        assert [s.version for s in first] == list(range(1, code_version(store.dialect) + 1))
+        assert migrate(store) == []
+        assert current_version(store) == code_version(store.dialect)
+        assert store.table_exists("journal")
+
+
+def test_ensure_schema_refuses_when_auto_migrate_is_off(db_url: str) -> None:
+    with open_store(db_url) as store:
+        with pytest.raises(SchemaError, match="chargelog migrate"):
+            ensure_schema(store, auto_migrate=False)
+        ensure_schema(store, auto_migrate=True)
+        assert current_version(store) == code_version(store.dialect)
+
+
+def test_schema_newer_than_code_is_refused(store: Store) -> None:
+    store.execute(
+        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+        (9999, "future", "2030-01-01 00:00:00"),
+    )
+    store.commit()
+    with pytest.raises(SchemaError, match="upgrade chargelog"):
+        ensure_schema(store, auto_migrate=True)
