@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,53 @@ def parse_utc(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC)
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def to_micros(value: str | datetime) -> int:
+    """A stored received_at as integer microseconds since the epoch, exactly."""
+    if isinstance(value, datetime):
+        return calendar.timegm(value.timetuple()) * 1_000_000 + value.microsecond
+    seconds = calendar.timegm(time.strptime(value[:19], "%Y-%m-%d %H:%M:%S"))
+    fraction = value[20:26] if len(value) > 19 else ""
+    return seconds * 1_000_000 + int(fraction.ljust(6, "0") or 0)
+
+
+def micros_text(micros: int) -> str:
+    """The inverse of to_micros: the text both backends store and compare."""
+    return utc_text(micros * 1000)
+
+
+# (seq, received_at in microseconds, topic, payload, retained): what the projector replays.
+RawEntry = tuple[int, int, str, bytes, bool]
+
+
+def read_raw_after(store: Store, after_seq: int, limit: int) -> list[RawEntry]:
+    """Like read_after, without building datetimes: the replay's hot path."""
+    rows = store.query(
+        "SELECT seq, received_at, topic, payload, retained FROM journal "
+        "WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    )
+    convert = _MicrosCache()
+    return [(int(r[0]), convert(r[1]), r[2], bytes(r[3]), bool(r[4])) for r in rows]
+
+
+class _MicrosCache:
+    """Consecutive entries share their second: parse each second's text once."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._base = 0
+
+    def __call__(self, value: str | datetime) -> int:
+        if isinstance(value, datetime):
+            return to_micros(value)
+        prefix = value[:19]
+        if prefix != self._prefix:
+            self._prefix = prefix
+            self._base = calendar.timegm(time.strptime(prefix, "%Y-%m-%d %H:%M:%S")) * 1_000_000
+        fraction = value[20:26]
+        return self._base + (int(fraction.ljust(6, "0")) if fraction else 0)
 
 
 def batches_by_size(rows: Sequence[Row], limit_bytes: int) -> Iterator[Sequence[Row]]:

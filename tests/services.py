@@ -4,6 +4,7 @@ can cut a connection, and the recorder as a real subprocess. No mocks of MySQL o
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -79,7 +80,10 @@ class PrivateBroker:
             f"persistence {'true' if persistence else 'false'}\n"
             f"persistence_location {workdir}/\n"
             "autosave_interval 1\n"
-            f"log_dest file {workdir}/mosquitto.log\n" + extra
+            f"log_dest file {workdir}/mosquitto.log\n"
+            # Started as root, mosquitto drops to user `mosquitto`, which cannot write into a
+            # root-only tmp_path: no log, no persistence file, so a restart loses every session.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + extra
         )
 
     def start(self) -> None:

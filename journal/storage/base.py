@@ -63,6 +63,26 @@ class Store(ABC):
         """An INSERT that silently skips rows whose unique key already exists."""
 
     @abstractmethod
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+        """An INSERT that replaces every other column when a row with the same `key` exists."""
+
+    @abstractmethod
+    def create_table_like(self, new: str, existing: str) -> None:
+        """An empty copy of a table with its indexes (for a rebuild's `_next` tables)."""
+
+    @abstractmethod
+    def swap_tables(self, tables: Sequence[str], suffix: str) -> None:
+        """Atomically replace each table by its `<table><suffix>` copy; readers see either all
+        old or all new tables, never a mix or a half-built one."""
+
+    @abstractmethod
+    def try_lock(self, name: str, wait: float) -> bool:
+        """A lock between processes (not threads) on this database; False if another holds it."""
+
+    @abstractmethod
+    def unlock(self, name: str) -> None: ...
+
+    @abstractmethod
     def script(self, sql: str) -> None:
         """Run a migration script of several statements (DDL)."""
 

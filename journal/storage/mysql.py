@@ -148,6 +148,34 @@ class MysqlStore(Store):
         marks = ", ".join("?" for _ in columns)
         return f"INSERT IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = VALUES({c})" for c in columns if c != key)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON DUPLICATE KEY UPDATE {updates}"
+        )
+
+    def create_table_like(self, new: str, existing: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {new}")
+        self.execute(f"CREATE TABLE {new} LIKE {existing}")
+        self.commit()
+
+    def swap_tables(self, tables: Sequence[str], suffix: str) -> None:
+        # One RENAME TABLE statement is atomic across all the tables it names.
+        renames = ", ".join(f"{t} TO {t}_old, {t}{suffix} TO {t}" for t in tables)
+        self.execute(f"RENAME TABLE {renames}")
+        self.execute(f"DROP TABLE {', '.join(f'{t}_old' for t in tables)}")
+        self.commit()
+
+    def try_lock(self, name: str, wait: float) -> bool:
+        row = self.query_one("SELECT GET_LOCK(CONCAT(DATABASE(), '.', ?), ?)", (name, int(wait)))
+        return bool(row and row[0] == 1)
+
+    def unlock(self, name: str) -> None:
+        if self._conn is not None:
+            self.query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.', ?))", (name,))
+
     def script(self, sql: str) -> None:
         for statement in split_statements(sql):
             self.execute(statement)

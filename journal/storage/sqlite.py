@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ class SqliteStore(Store):
         super().__init__(target)
         self.read_only = read_only
         self._conn: sqlite3.Connection | None = None
+        self._locks: dict[str, int] = {}
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -100,6 +105,70 @@ class SqliteStore(Store):
     def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
         marks = ", ".join("?" for _ in columns)
         return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT({key}) DO UPDATE SET {updates}"
+        )
+
+    def _ddl(self, name: str) -> tuple[str, list[tuple[str, str]]]:
+        rows = self.query(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL",
+            (name,),
+        )
+        table = next(sql for kind, _, sql in rows if kind == "table")
+        indexes = [(index, sql) for kind, index, sql in rows if kind == "index"]
+        return table, indexes
+
+    def create_table_like(self, new: str, existing: str) -> None:
+        table, indexes = self._ddl(existing)
+        word = re.compile(rf'(?<![\w"]){re.escape(existing)}(?![\w"])|"{re.escape(existing)}"')
+        self.execute(f"DROP TABLE IF EXISTS {new}")
+        self.execute(word.sub(new, table, count=1))
+        for index, sql in indexes:
+            renamed = sql.replace(index, f"{new}__{index}", 1)
+            self.execute(word.sub(new, renamed))
+        self.commit()
+
+    def swap_tables(self, tables: Sequence[str], suffix: str) -> None:
+        indexes = {table: self._ddl(table)[1] for table in tables}
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                self.conn.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+                self.conn.execute(f"ALTER TABLE {table}{suffix} RENAME TO {table}")
+                self.conn.execute(f"DROP TABLE {table}_old")
+                for index, sql in indexes[table]:
+                    self.conn.execute(f"DROP INDEX IF EXISTS {table}{suffix}__{index}")
+                    self.conn.execute(sql)
+            self.conn.commit()
+        except sqlite3.Error as exc:
+            self.conn.rollback()
+            raise _wrap(exc) from exc
+
+    def try_lock(self, name: str, wait: float) -> bool:
+        path = f"{self.target.path}.{name}.lock"
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._locks[name] = handle
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(handle)
+                    return False
+                time.sleep(0.05)
+
+    def unlock(self, name: str) -> None:
+        handle = self._locks.pop(name, None)
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.close(handle)
 
     def script(self, sql: str) -> None:
         try:

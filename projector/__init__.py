@@ -1,0 +1,1 @@
+"""The projector: replays the journal through the session state machine into session rows."""

@@ -1,0 +1,444 @@
+"""The session state machine for one charger: pure code, no I/O, deterministic.
+
+It turns readings (state, vehicle, energy counters, uptime, power) into plug-in sessions and
+charging cycles, following ../shared/reference/openevse-mqtt.md and the definitions in issue #3:
+
+- a plug-in session runs from the car being connected to its disconnection; an unplug that was
+  not seen (charger off, broker gap) is placed at the last moment the car was known connected;
+- a cycle is a maximal run of state 3 inside a plug-in session, ended by the next state, a
+  reboot, or a gap after which the charger no longer charges;
+- energy is the sum of the counter's increases; a drop to zero or at a plug-in is the firmware's
+  own reset (count from 0), any other drop a rollback after a restart (count from where it came
+  back); an increase after a cycle ended and before the next began belongs to the ended cycle.
+
+Every change marks the touched records in `changes`; the projector upserts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from projector.records import (
+    Cycle,
+    Plugin,
+    add_flag,
+    cycle_from_state,
+    set_flag,
+    plugin_from_state,
+    to_state,
+)
+
+US = 1_000_000
+GAP_US = 120 * US  # OpenEVSE repeats everything at least every 30 s: 2 minutes of silence is a gap
+REBOOT_WINDOW_US = 180 * US  # evidence of one reboot arriving over this long counts once
+MAX_POWER_W = 50_000.0  # beyond any home or workplace AC charger
+MAX_AMP_MA = 100_000.0
+RESET_EPS_WH = 1.0
+CONNECTED = frozenset({2, 3, 254})
+COUNTER_KINDS = ("session_energy", "total_energy", "wh")
+
+
+def end_reason_for(state: int) -> str:
+    return {2: "stopped", 1: "unplugged", 254: "paused", 255: "disabled", 0: "reboot"}.get(
+        state, "fault"
+    )
+
+
+@dataclass
+class Changes:
+    """Records touched since the last drain, by id (last write wins)."""
+
+    cycles: dict[int, Cycle] = field(default_factory=dict)
+    plugins: dict[int, Plugin] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.cycles or self.plugins)
+
+
+class ChargerMachine:
+    """One charger's state: small, serializable, and all the projector keeps between passes."""
+
+    def __init__(self, name: str, changes: Changes) -> None:
+        self.name = name
+        self.changes = changes
+        self.state: int | None = None
+        self.vehicle: int | None = None
+        self.has_vehicle = False
+        self.has_power = False
+        self.voltage = 240.0
+        self.uptime: float | None = None
+        self.last_msg_at: int | None = None
+        self.last_gap: tuple[int, int] | None = None
+        self.gap_pending = False
+        self.rebooted_at: int | None = None
+        self.counter_kind: str | None = None
+        self.wh_scale: float | None = None  # 1/3600 for 2.x watt-seconds, 1 for lifetime Wh
+        self.counter: float | None = None
+        self.counter_at = 0
+        self.counter_plugin: int | None = None
+        self.outside_wh = 0.0
+        self.bad_values = 0
+        self.plugin: Plugin | None = None
+        self.cycle: Cycle | None = None
+
+    # ---- entry points ---------------------------------------------------------------------
+
+    def feed(self, seq: int, t: int, key: str, value: float, retained: bool) -> None:
+        self._touch(t)
+        if key == "state":
+            self._on_state(seq, t, int(value), retained)
+        elif key == "vehicle":
+            self._on_vehicle(seq, t, int(value), retained)
+        elif key in COUNTER_KINDS:
+            self._on_counter(seq, t, key, value, retained)
+        elif key == "uptime":
+            self._on_uptime(seq, t, value, retained)
+        else:
+            self._on_power(seq, t, key, value)
+
+    def bad(self, t: int) -> None:
+        """An unreadable or implausible value: counted and flagged, never guessed."""
+        self._touch(t)
+        self._count_bad()
+
+    # ---- gaps and reboots -------------------------------------------------------------------
+
+    def _touch(self, t: int) -> None:
+        if self.last_msg_at is not None and t - self.last_msg_at > GAP_US:
+            self.last_gap = (self.last_msg_at, t)
+            seconds = (t - self.last_msg_at) // US
+            if self._plugin_open():
+                add_flag(self.plugin.flags, "gap", seconds)  # type: ignore[union-attr]
+                self._mark_plugin()
+            if self._cycle_open():
+                self.gap_pending = True
+        self.last_msg_at = max(t, self.last_msg_at or t)
+
+    def _reboot(self, seq: int, t: int) -> None:
+        if self.rebooted_at is not None and t - self.rebooted_at < REBOOT_WINDOW_US:
+            return
+        self.rebooted_at = t
+        if self._plugin_open():
+            add_flag(self.plugin.flags, "reboot")  # type: ignore[union-attr]
+            self._mark_plugin()
+        if self._cycle_open():
+            cycle = self.cycle
+            assert cycle is not None
+            add_flag(cycle.flags, "reboot")
+            self.gap_pending = False
+            self._end_cycle(cycle.last_charging_at, "reboot")
+            if self.state == 3:  # charging again already: a new cycle from this moment
+                self._start_cycle(seq, t)
+
+    # ---- state and vehicle -----------------------------------------------------------------
+
+    def _on_state(self, seq: int, t: int, state: int, retained: bool) -> None:
+        if state > 255:
+            self._count_bad()
+            return
+        if self.gap_pending and self._cycle_open():
+            self.gap_pending = False
+            cycle = self.cycle
+            assert cycle is not None and self.last_gap is not None
+            if state == 3:
+                add_flag(cycle.flags, "gap", (self.last_gap[1] - self.last_gap[0]) // US)
+                self._mark_cycle()
+            else:
+                self._end_cycle(cycle.last_charging_at, "gap")
+        previous = self.state
+        if state != previous:
+            if retained:
+                self._flag_open("retained_replay")
+            self.state = state
+            if state == 0:
+                self._reboot(seq, t)
+            else:
+                if self._cycle_open():
+                    self._end_cycle(t, end_reason_for(state))
+                if state == 1:
+                    self._unplug(t)
+                elif state in (2, 3) or (state == 254 and (not self.has_vehicle or self.vehicle)):
+                    self._ensure_plugin(seq, t)
+                if state == 3:
+                    self._start_cycle(seq, t)
+        if state in CONNECTED and self._plugin_open():
+            self.plugin.last_connected_at = t  # type: ignore[union-attr]
+        if state == 3 and self._cycle_open() and not self.gap_pending:
+            self.cycle.last_charging_at = max(self.cycle.last_charging_at, t)  # type: ignore[union-attr]
+            self._mark_cycle()
+
+    def _on_vehicle(self, seq: int, t: int, vehicle: int, retained: bool) -> None:
+        if vehicle not in (0, 1):
+            self._count_bad()
+            return
+        self.has_vehicle = True
+        if retained and vehicle == self.vehicle:
+            return
+        self.vehicle = vehicle
+        # The state tells connection in 1/2/3; the flag matters while sleeping, booting or in a
+        # fault, and is unreliable while disabled (255).
+        if self.state in (1, 2, 3, 255):
+            if vehicle == 1 and self.state in (2, 3) and self._plugin_open():
+                self.plugin.last_connected_at = t  # type: ignore[union-attr]
+            return
+        if vehicle == 1:
+            self._ensure_plugin(seq, t)
+            self.plugin.last_connected_at = t  # type: ignore[union-attr]
+        elif self._plugin_open():
+            if self._cycle_open():
+                self._end_cycle(t, "unplugged")
+            self._unplug(t)
+
+    def _ensure_plugin(self, seq: int, t: int) -> None:
+        if not self._plugin_open():
+            self.plugin = Plugin(id=seq, charger=self.name, plugged_at=t, last_connected_at=t)
+            if self.counter_kind == "wh":
+                set_flag(self.plugin.flags, "legacy_counter")
+            self._mark_plugin()
+
+    def _unplug(self, t: int) -> None:
+        plugin = self.plugin
+        if plugin is None or plugin.closed:
+            return
+        silent = t - plugin.last_connected_at > GAP_US
+        rebooted = self.rebooted_at is not None and self.rebooted_at > plugin.last_connected_at
+        if silent or rebooted:
+            plugin.unplugged_at = plugin.last_connected_at
+            add_flag(plugin.flags, "unplug_inferred")
+        else:
+            plugin.unplugged_at = t
+        self._mark_plugin()
+
+    # ---- cycles -----------------------------------------------------------------------------
+
+    def _start_cycle(self, seq: int, t: int) -> None:
+        self._ensure_plugin(seq, t)
+        plugin = self.plugin
+        assert plugin is not None
+        self.cycle = Cycle(
+            id=seq,
+            charger=self.name,
+            plugin_id=plugin.id,
+            started_at=t,
+            last_charging_at=t,
+            counter_start=self.counter,
+            counter_end=self.counter,
+        )
+        if self.counter_kind == "wh":
+            set_flag(self.cycle.flags, "legacy_counter")
+        plugin.cycle_count += 1
+        self._mark_cycle()
+
+    def _end_cycle(self, at: int, reason: str) -> None:
+        cycle = self.cycle
+        assert cycle is not None and cycle.ended_at is None
+        cycle.ended_at = max(at, cycle.started_at)
+        cycle.end_reason = reason
+        self.gap_pending = False
+        if self.plugin is not None and self.plugin.id == cycle.plugin_id:
+            self.plugin.charging_us += cycle.duration_us()
+        self._mark_cycle()
+
+    # ---- energy -------------------------------------------------------------------------------
+
+    def _on_counter(self, seq: int, t: int, key: str, raw: float, retained: bool) -> None:
+        kind = self._counter_kind_for(key)
+        if kind is None:
+            return  # a lower-priority counter of a charger that has a better one
+        value = raw * 1000.0 if key == "total_energy" else raw
+        if kind == "wh":
+            if self.wh_scale is None and not self._decide_wh_scale(raw):
+                return
+            value = raw * (self.wh_scale or 1.0)
+        previous = self.counter
+        if previous is None:
+            self._first_reading(value, t)
+            return
+        if retained and value <= previous:
+            return  # a stale value replayed by the broker
+        delta = value - previous
+        if delta > 0:
+            seconds = max((t - self.counter_at) / US, 5.0)
+            if delta * 3600.0 / seconds > MAX_POWER_W:
+                self._count_bad()
+                return
+            self._add_energy(delta, value, t)
+        elif delta < 0:
+            if value <= RESET_EPS_WH or self._at_plugin_boundary():
+                if value > 0 and self._plugin_open():
+                    self._add_energy(value, value, t)  # the firmware reset: count from 0
+            elif self._plugin_open() or self._cycle_open():
+                self._flag_open("counter_rollback")
+                self._reboot(seq, t)
+        self._set_counter(value, t)
+
+    def _counter_kind_for(self, key: str) -> str | None:
+        rank = {"session_energy": 0, "total_energy": 1, "wh": 2}
+        if self.counter_kind is None or rank[key] < rank[self.counter_kind]:
+            self.counter_kind = key  # a better counter appeared: start from its first reading
+            self.counter = None
+            self.wh_scale = None
+            if self._cycle_open():
+                self.cycle.counter_start = None  # type: ignore[union-attr]
+        return key if key == self.counter_kind else None
+
+    def _decide_wh_scale(self, raw: float) -> bool:
+        """2.x `wh` is watt-seconds of the session (<= 2.7.5) or lifetime Wh growing only at
+        unplug (2.7.6+): an increase while charging or a reset means the former."""
+        if self.counter is None:
+            self.counter, self.counter_at = raw, self.last_msg_at or 0
+            return False
+        if raw == self.counter:
+            return False
+        lifetime = raw > self.counter and not self._cycle_open() and not self._plugin_open()
+        self.wh_scale = 1.0 if lifetime else 1.0 / 3600.0
+        self.counter *= self.wh_scale
+        for record in (self.plugin, self.cycle):
+            if record is not None:
+                set_flag(record.flags, "legacy_counter")
+        return True
+
+    def _first_reading(self, value: float, t: int) -> None:
+        """No earlier reading: a session counter read during a cycle that began moments ago
+        counted from 0 at the plug-in (what it holds is this cycle's energy); otherwise, e.g. a
+        journal that starts mid-charge, the reading is only a base."""
+        cycle = self.cycle
+        if (
+            self.counter_kind == "session_energy"
+            and cycle is not None
+            and not cycle.closed
+            and value > 0
+            and value * 3600.0 / max((t - cycle.started_at) / US, 5.0) <= MAX_POWER_W
+        ):
+            cycle.counter_start = 0.0
+            self.counter, self.counter_at = 0.0, cycle.started_at
+            self._add_energy(value, value, t)
+        self._set_counter(value, t)
+
+    def _set_counter(self, value: float, t: int) -> None:
+        self.counter, self.counter_at = value, t
+        self.counter_plugin = self.plugin.id if self._plugin_open() else None  # type: ignore[union-attr]
+        cycle = self.cycle
+        if cycle is not None and not cycle.closed and cycle.counter_start is None:
+            cycle.counter_start = value
+            cycle.counter_end = value
+            self._mark_cycle()
+
+    def _at_plugin_boundary(self) -> bool:
+        """The first reading since a plug-in: a drop here is the 4.1.x reset at plug-in."""
+        return self._plugin_open() and self.counter_plugin != self.plugin.id  # type: ignore[union-attr]
+
+    def _add_energy(self, delta: float, value: float, t: int) -> None:
+        cycle = self.cycle
+        plugin = self.plugin
+        late = (
+            cycle is not None
+            and cycle.closed
+            and plugin is not None
+            and plugin.id == cycle.plugin_id
+        )
+        if cycle is not None and (not cycle.closed or late):
+            cycle.energy_wh += delta
+            cycle.counter_end = value
+            if not cycle.closed and not self.gap_pending:
+                cycle.last_charging_at = max(cycle.last_charging_at, t)
+            if plugin is not None and plugin.id == cycle.plugin_id:
+                plugin.energy_wh += delta
+                self._mark_plugin()
+            self._mark_cycle()
+        else:
+            self.outside_wh += delta
+            if self._plugin_open():
+                add_flag(plugin.flags, "energy_outside_cycle")  # type: ignore[union-attr]
+                self._mark_plugin()
+
+    # ---- other readings ---------------------------------------------------------------------
+
+    def _on_uptime(self, seq: int, t: int, uptime: float, retained: bool) -> None:
+        if retained:
+            return
+        if self.uptime is not None and uptime + 5 < self.uptime:
+            self._reboot(seq, t)
+        self.uptime = uptime
+
+    def _on_power(self, seq: int, t: int, key: str, value: float) -> None:
+        if key == "power":
+            if value > MAX_POWER_W:
+                self._count_bad()
+                return
+            self.has_power = True
+            watts = value
+        elif key == "voltage":
+            if value > 1000:
+                self._count_bad()
+            else:
+                self.voltage = value or self.voltage
+            return
+        elif key == "amp":
+            if value > MAX_AMP_MA:
+                self._count_bad()
+                return
+            if self.has_power:
+                return
+            watts = value / 1000.0 * self.voltage
+        else:
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.closed and watts > (cycle.peak_power_w or 0.0):
+            cycle.peak_power_w = round(watts, 1)
+            self._mark_cycle()
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _plugin_open(self) -> bool:
+        return self.plugin is not None and self.plugin.unplugged_at is None
+
+    def _cycle_open(self) -> bool:
+        return self.cycle is not None and self.cycle.ended_at is None
+
+    def _count_bad(self) -> None:
+        self.bad_values += 1
+        self._flag_open("bad_values")
+
+    def _flag_open(self, name: str) -> None:
+        if self._plugin_open():
+            add_flag(self.plugin.flags, name)  # type: ignore[union-attr]
+            self._mark_plugin()
+        if self._cycle_open():
+            add_flag(self.cycle.flags, name)  # type: ignore[union-attr]
+            self._mark_cycle()
+
+    def _mark_cycle(self) -> None:
+        if self.cycle is not None:
+            self.changes.cycles[self.cycle.id] = self.cycle
+            self._mark_plugin()
+
+    def _mark_plugin(self) -> None:
+        if self.plugin is not None:
+            self.changes.plugins[self.plugin.id] = self.plugin
+
+    # ---- checkpoint ---------------------------------------------------------------------------
+
+    _SCALARS = (
+        "state", "vehicle", "has_vehicle", "has_power", "voltage", "uptime", "last_msg_at",
+        "last_gap", "gap_pending", "rebooted_at", "counter_kind", "wh_scale", "counter",
+        "counter_at", "counter_plugin", "outside_wh", "bad_values",
+    )
+
+    def to_state(self) -> dict[str, Any]:
+        data: dict[str, Any] = {name: getattr(self, name) for name in self._SCALARS}
+        data["plugin"] = to_state(self.plugin)
+        data["cycle"] = to_state(self.cycle)
+        return data
+
+    @classmethod
+    def from_state(cls, name: str, data: dict[str, Any], changes: Changes) -> ChargerMachine:
+        machine = cls(name, changes)
+        for key in cls._SCALARS:
+            setattr(machine, key, data[key])
+        if machine.last_gap is not None:
+            machine.last_gap = (machine.last_gap[0], machine.last_gap[1])
+        machine.plugin = plugin_from_state(data["plugin"])
+        machine.cycle = cycle_from_state(data["cycle"])
+        return machine

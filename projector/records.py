@@ -1,0 +1,91 @@
+"""What the projection produces: plug-in sessions and their charging cycles, with flags.
+
+Times are integer microseconds since the epoch (exact, and JSON-safe for the checkpoint).
+Ids are journal positions: a cycle's id is the seq of the message that started it, a plug-in
+session's id the seq of the message that showed the car connected. They are natural and
+deterministic, so a replay upserts the same rows and a rebuild keeps every URL stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# One sentence each, shown on the page beside the badge.
+FLAG_TEXT = {
+    "reboot": "The charger restarted during this period.",
+    "counter_rollback": "The energy counter jumped back (a restart lost unsaved energy); "
+    "counting resumed from the value it came back with.",
+    "gap": "No data arrived from the charger for a while (seconds in the detail).",
+    "unplug_inferred": "The unplug was not seen; it is placed at the last moment the car "
+    "was known connected.",
+    "bad_values": "Some readings were unreadable or implausible and were ignored (count in the detail).",
+    "retained_replay": "A stale retained value replayed by the broker changed the state.",
+    "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
+    "energy_outside_cycle": "The counter rose while the charger did not report charging; "
+    "that energy is not in any cycle.",
+}
+
+END_REASONS = ("stopped", "unplugged", "paused", "disabled", "fault", "reboot", "gap")
+
+
+def add_flag(flags: dict[str, int], name: str, amount: int = 1) -> None:
+    """Flags are counters: a reboot seen twice is 2, a gap carries its seconds."""
+    flags[name] = flags.get(name, 0) + amount
+
+
+def set_flag(flags: dict[str, int], name: str) -> None:
+    """A flag that is present or not (its value is 1)."""
+    flags.setdefault(name, 1)
+
+
+@dataclass(slots=True)
+class Cycle:
+    id: int
+    charger: str
+    plugin_id: int
+    started_at: int
+    last_charging_at: int
+    ended_at: int | None = None
+    end_reason: str | None = None
+    energy_wh: float = 0.0
+    counter_start: float | None = None
+    counter_end: float | None = None
+    peak_power_w: float | None = None
+    flags: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def closed(self) -> bool:
+        return self.ended_at is not None
+
+    def duration_us(self) -> int:
+        return (self.ended_at if self.ended_at is not None else self.last_charging_at) - self.started_at
+
+
+@dataclass(slots=True)
+class Plugin:
+    id: int
+    charger: str
+    plugged_at: int
+    last_connected_at: int
+    unplugged_at: int | None = None
+    energy_wh: float = 0.0
+    charging_us: int = 0
+    cycle_count: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def closed(self) -> bool:
+        return self.unplugged_at is not None
+
+
+def to_state(record: Cycle | Plugin | None) -> dict[str, Any] | None:
+    return None if record is None else asdict(record)
+
+
+def cycle_from_state(data: dict[str, Any] | None) -> Cycle | None:
+    return None if data is None else Cycle(**data)
+
+
+def plugin_from_state(data: dict[str, Any] | None) -> Plugin | None:
+    return None if data is None else Plugin(**data)

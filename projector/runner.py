@@ -1,0 +1,107 @@
+"""Passes over the journal: the incremental one (from the checkpoint) and the rebuild (the whole
+journal into fresh tables, swapped in atomically).
+
+Rows and the checkpoint are written in one transaction, so a crash anywhere leaves either the
+previous state or the next one, and a replay of a position already recorded changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from journal.entries import read_raw_after
+from journal.storage import Store
+from projector.fleet import Fleet
+from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
+from projector.version import PROJECTOR_VERSION
+
+log = logging.getLogger(__name__)
+
+PAGE = 5000  # journal rows per read
+COMMIT_EVERY = 20_000  # journal rows per transaction
+LIVE = TableSet()
+NEXT = TableSet("_next")
+
+
+class VersionMismatch(Exception):
+    """The tables were built by another version of the projection logic: rebuild them."""
+
+
+@dataclass
+class PassResult:
+    entries: int = 0
+    position: int = 0
+    cycles_written: int = 0
+    plugins_written: int = 0
+
+
+Progress = Callable[[int], None]
+Hook = Callable[[], None]
+
+
+def project_pass(
+    store: Store,
+    tables: TableSet = LIVE,
+    *,
+    progress: Progress | None = None,
+    before_commit: Hook | None = None,
+    max_entries: int | None = None,
+) -> PassResult:
+    """Replay what the journal holds beyond the checkpoint (at most `max_entries`)."""
+    checkpoint = read_checkpoint(store, tables)
+    if checkpoint is not None and checkpoint.projector_version != PROJECTOR_VERSION:
+        store.rollback()
+        raise VersionMismatch(
+            f"tables built by projection version {checkpoint.projector_version}, "
+            f"this is {PROJECTOR_VERSION}"
+        )
+    fleet = Fleet.from_json(checkpoint.machine_state if checkpoint else None)
+    expected = checkpoint.position if checkpoint else None
+    result = PassResult(position=expected or 0)
+    pending = 0
+    while max_entries is None or result.entries < max_entries:
+        limit = PAGE if max_entries is None else min(PAGE, max_entries - result.entries)
+        page = read_raw_after(store, result.position, limit)
+        if not page:
+            break
+        feed = fleet.feed
+        for seq, micros, topic, payload, retained in page:
+            feed(seq, micros, topic, payload, retained)
+        result.position = page[-1][0]
+        result.entries += len(page)
+        pending += len(page)
+        if progress is not None:
+            progress(len(page))
+        if pending >= COMMIT_EVERY:
+            _commit(store, tables, fleet, expected, result, before_commit)
+            expected, pending = result.position, 0
+    if pending:
+        _commit(store, tables, fleet, expected, result, before_commit)
+    else:
+        store.rollback()  # end the read transaction
+    return result
+
+
+def _commit(
+    store: Store, tables: TableSet, fleet: Fleet, expected: int | None, result: PassResult,
+    before_commit: Hook | None,
+) -> None:
+    changes = fleet.drain()
+    open_cycles = {
+        m.cycle.plugin_id: m.cycle
+        for m in fleet.machines.values()
+        if m.cycle is not None and not m.cycle.closed
+    }
+    try:
+        upsert(store, tables, changes.cycles.values(), changes.plugins.values(), open_cycles)
+        advance_checkpoint(store, tables, expected, result.position, fleet.to_json())
+        if before_commit is not None:
+            before_commit()
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    result.cycles_written += len(changes.cycles)
+    result.plugins_written += len(changes.plugins)

@@ -1,0 +1,169 @@
+"""The projection's tables: rows from records, upserts, and the checkpoint, for a table set that
+is either the live one or the `_next` one a rebuild fills before swapping it in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from journal.entries import micros_text
+from journal.storage import Store
+from projector.records import Cycle, Plugin
+from projector.version import PROJECTOR_VERSION
+
+US = 1_000_000
+CHECKPOINT = "sessions"
+TABLES = ("energySession", "plugin_session", "projection_checkpoint")
+CYCLE_COLUMNS = (
+    "id",
+    "tstamp",
+    "value",
+    "sdur",
+    "carid",
+    "status",
+    "tarifid",
+    "charger",
+    "plugin_id",
+    "started_at",
+    "ended_at",
+    "energy_wh",
+    "counter_start",
+    "counter_end",
+    "peak_power_w",
+    "end_reason",
+    "flags",
+    "projector_version",
+)
+PLUGIN_COLUMNS = (
+    "id",
+    "charger",
+    "plugged_at",
+    "unplugged_at",
+    "energy_wh",
+    "charging_s",
+    "cycle_count",
+    "flags",
+    "projector_version",
+)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: int
+    machine_state: str
+    projector_version: int
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """The live tables (suffix "") or a rebuild's (suffix "_next")."""
+
+    suffix: str = ""
+
+    def name(self, table: str) -> str:
+        return table + self.suffix
+
+
+def _flags(flags: dict[str, int]) -> str:
+    return json.dumps(flags, sort_keys=True, separators=(",", ":"))
+
+
+def cycle_row(cycle: Cycle) -> tuple[Any, ...]:
+    end = cycle.ended_at if cycle.ended_at is not None else cycle.last_charging_at
+    return (
+        cycle.id,
+        end // US,
+        round(cycle.energy_wh * 3600),
+        cycle.duration_us() // US,
+        1,
+        0 if cycle.closed else 1,
+        0,
+        cycle.charger,
+        cycle.plugin_id,
+        micros_text(cycle.started_at),
+        micros_text(cycle.ended_at) if cycle.ended_at is not None else None,
+        round(cycle.energy_wh, 3),
+        cycle.counter_start,
+        cycle.counter_end,
+        cycle.peak_power_w,
+        cycle.end_reason,
+        _flags(cycle.flags),
+        PROJECTOR_VERSION,
+    )
+
+
+def plugin_row(plugin: Plugin, open_cycle: Cycle | None) -> tuple[Any, ...]:
+    charging_us = plugin.charging_us
+    if open_cycle is not None and open_cycle.plugin_id == plugin.id and not open_cycle.closed:
+        charging_us += open_cycle.duration_us()
+    return (
+        plugin.id,
+        plugin.charger,
+        micros_text(plugin.plugged_at),
+        micros_text(plugin.unplugged_at) if plugin.unplugged_at is not None else None,
+        round(plugin.energy_wh, 3),
+        charging_us // US,
+        plugin.cycle_count,
+        _flags(plugin.flags),
+        PROJECTOR_VERSION,
+    )
+
+
+def upsert(
+    store: Store,
+    tables: TableSet,
+    cycles: Iterable[Cycle],
+    plugins: Iterable[Plugin],
+    open_cycles: dict[int, Cycle],
+) -> None:
+    """Write touched records; the same record written twice leaves one identical row."""
+    cycle_rows = [cycle_row(c) for c in sorted(cycles, key=lambda c: c.id)]
+    plugin_rows = [
+        plugin_row(p, open_cycles.get(p.id)) for p in sorted(plugins, key=lambda p: p.id)
+    ]
+    if cycle_rows:
+        store.executemany(
+            store.upsert_sql(tables.name("energySession"), CYCLE_COLUMNS, "id"), cycle_rows
+        )
+    if plugin_rows:
+        store.executemany(
+            store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
+        )
+
+
+def read_checkpoint(store: Store, tables: TableSet) -> Checkpoint | None:
+    row = store.query_one(
+        f"SELECT position, machine_state, projector_version FROM {tables.name('projection_checkpoint')} "
+        "WHERE name = ?",
+        (CHECKPOINT,),
+    )
+    return None if row is None else Checkpoint(int(row[0]), row[1], int(row[2]))
+
+
+class CheckpointMoved(Exception):
+    """Another projector advanced the checkpoint meanwhile: this pass's work is rolled back."""
+
+
+def advance_checkpoint(
+    store: Store, tables: TableSet, expected: int | None, position: int, state: str
+) -> None:
+    """Compare-and-set: the position only moves forward from where this pass started."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    table = tables.name("projection_checkpoint")
+    if expected is None:
+        store.execute(
+            f"INSERT INTO {table} (name, position, machine_state, projector_version, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (CHECKPOINT, position, state, PROJECTOR_VERSION, now),
+        )
+        return
+    changed = store.execute(
+        f"UPDATE {table} SET position = ?, machine_state = ?, projector_version = ?, updated_at = ? "
+        "WHERE name = ? AND position = ?",
+        (position, state, PROJECTOR_VERSION, now, CHECKPOINT, expected),
+    )
+    if changed != 1:
+        raise CheckpointMoved(f"checkpoint is no longer at {expected}")

@@ -1,0 +1,53 @@
+"""The README's least-privilege grants are enough: the recorder needs INSERT on `journal` (and
+SELECT on `schema_version` for its start-up check), nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import mysql.connector
+import pytest
+
+from journal import entries
+from journal.migrate import migrate
+from journal.spool import Spool
+from journal.storage import StorageError, open_store, parse_database_url
+from journal.writer import JournalWriter
+from tests.services import mysql_database
+
+
+def test_recorder_works_with_insert_only_grants(tmp_path: Path) -> None:
+    with mysql_database() as admin_url:
+        with open_store(admin_url) as admin:
+            migrate(admin)
+        target = parse_database_url(admin_url)
+        user, password = f"rec_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        conn = mysql.connector.connect(
+            host=target.host, port=target.port, user=target.user, password=target.password
+        )
+        cursor = conn.cursor()
+        try:
+            # The exact statements the README gives.
+            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+            cursor.execute(f"GRANT INSERT ON `{target.database}`.journal TO '{user}'@'%'")
+            cursor.execute(f"GRANT SELECT ON `{target.database}`.schema_version TO '{user}'@'%'")
+            url = f"mysql://{user}:{password}@{target.host}:{target.port}/{target.database}"
+            writer = JournalWriter(
+                lambda: open_store(url, read_timeout=5),
+                Spool(tmp_path / "recorder.spool"),
+                auto_migrate=False,
+            )
+            writer.start()
+            assert writer.database_up
+            writer.write([("2026-01-01 00:00:00.000000", "openevse/state", b"3", 1, 0)])
+            assert writer.committed == 1 and writer.spooled == 0
+            writer.close()
+            with open_store(url) as limited:
+                with pytest.raises(StorageError):  # it cannot read the journal back
+                    limited.query("SELECT COUNT(*) FROM journal")
+            with open_store(admin_url) as admin:
+                assert [e.payload for e in entries.iter_all(admin)] == [b"3"]
+        finally:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            conn.close()
