@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from journal.config import Config, ConfigError, load_config
 from journal.migrate import SchemaError
@@ -61,6 +62,82 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _progress_bar(store: object, desc: str) -> object:
+    """A tqdm bar over the journal rows left, on a terminal only."""
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit=" entries", unit_scale=True, disable=not sys.stderr.isatty())
+
+
+def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
+    from journal.migrate import ensure_schema
+    from journal.storage import open_store
+    from projector.rebuild import rebuild
+    from projector.runner import VersionMismatch, project_pass
+    from projector.service import LOCK
+
+    with open_store(cfg.database.url) as store:
+        ensure_schema(store, cfg.database.auto_migrate)
+        if not store.try_lock(LOCK, args.wait):
+            print(
+                f"chargelog: another projector held the lock for {args.wait:g} s", file=sys.stderr
+            )
+            return 1
+        try:
+            with _progress_bar(store, "replaying") as bar:  # type: ignore[attr-defined]
+                if args.rebuild or args.dry_run:
+                    result, diff = rebuild(store, dry_run=args.dry_run, progress=bar.update)
+                    verb = "would change" if args.dry_run else "changed"
+                    print(f"replayed {result.entries} journal entries; {verb}: {diff.summary()}")
+                    return 0
+                try:
+                    result = project_pass(store, progress=bar.update)
+                except VersionMismatch as exc:
+                    print(f"chargelog: {exc}: run `chargelog project --rebuild`", file=sys.stderr)
+                    return 1
+        finally:
+            store.unlock(LOCK)
+    print(
+        f"projected {result.entries} journal entries up to position {result.position}: "
+        f"{result.cycles_written} cycle rows and {result.plugins_written} session rows written"
+    )
+    return 0
+
+
+def cmd_projector(args: argparse.Namespace, cfg: Config) -> int:
+    from projector.service import ProjectorService
+
+    return ProjectorService(cfg).run()
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_sessions(args: argparse.Namespace, cfg: Config) -> int:
+    from journal.config import site_zone
+    from journal.migrate import ensure_schema
+    from journal.storage import open_store
+    from projector.output import as_csv, as_json, as_table
+    from projector.sessions import SessionFilter, list_sessions, local_day_range
+
+    zone = site_zone(cfg.site.timezone)
+    start, end = local_day_range(args.date_from, args.date_to, zone)
+    with open_store(cfg.database.url, read_only=False) as store:
+        ensure_schema(store, cfg.database.auto_migrate)
+        sessions = list_sessions(store, SessionFilter(start, end, args.charger))
+    if args.format == "json":
+        sys.stdout.write(as_json(sessions))
+    elif args.format == "csv":
+        sys.stdout.write(as_csv(sessions))
+    else:
+        sys.stdout.write(as_table(sessions, zone))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chargelog", description="Log every OpenEVSE charging session from MQTT."
@@ -93,6 +170,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="files of '<unix-time> <topic> <payload>' lines; - for stdin",
     )
     sub.set_defaults(handler=cmd_import)
+
+    sub = commands.add_parser("project", help="project new journal entries into sessions")
+    sub.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="replay the whole journal into fresh tables and swap them in",
+    )
+    sub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --rebuild: print what would change, change nothing",
+    )
+    sub.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for a running projector (default 60)",
+    )
+    sub.set_defaults(handler=cmd_project)
+
+    sub = commands.add_parser(
+        "projector", help="run the projector service (a pass every [projector] interval)"
+    )
+    sub.set_defaults(handler=cmd_projector)
+
+    sub = commands.add_parser("sessions", help="list plug-in sessions with their cycles")
+    sub.add_argument(
+        "--from", dest="date_from", type=_date, metavar="DATE", help="first local day (YYYY-MM-DD)"
+    )
+    sub.add_argument(
+        "--to", dest="date_to", type=_date, metavar="DATE", help="last local day, inclusive"
+    )
+    sub.add_argument("--charger", metavar="NAME", help="only this charger (its MQTT base topic)")
+    sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sub.set_defaults(handler=cmd_sessions)
     return parser
 
 

@@ -11,7 +11,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from datetime import tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journal.storage.url import parse_database_url
 
@@ -79,6 +81,25 @@ def _range(parse: Callable[[str], Any], low: float, high: float) -> Callable[[st
 
 def _parse_str(text: str) -> str:
     return text.strip()
+
+
+def _parse_timezone(text: str) -> str:
+    name = text.strip()
+    if name:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+    return name
+
+
+def site_zone(name: str) -> tzinfo:
+    """The configured zone, or the machine's own (with its DST rules, not a fixed offset)."""
+    if name:
+        return ZoneInfo(name)
+    import tzlocal
+
+    return tzlocal.get_localzone()
 
 
 def _parse_database_url(text: str) -> str:
@@ -169,7 +190,7 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
         "max_queue": _range(_parse_int, 100, 10_000_000),
     },
     "projector": {"interval": _range(_parse_float, 0.5, 86400.0)},
-    "site": {"timezone": _parse_str},
+    "site": {"timezone": _parse_timezone},
     "web": {
         "host": _parse_str,
         "port": _range(_parse_int, 1, 65535),

@@ -25,7 +25,7 @@ def build_client(cfg: MqttConfig) -> mqtt.Client:
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id,
-            clean_session=True,
+            clean_session=False,
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )

@@ -421,9 +421,23 @@ class ChargerMachine:
     # ---- checkpoint ---------------------------------------------------------------------------
 
     _SCALARS = (
-        "state", "vehicle", "has_vehicle", "has_power", "voltage", "uptime", "last_msg_at",
-        "last_gap", "gap_pending", "rebooted_at", "counter_kind", "wh_scale", "counter",
-        "counter_at", "counter_plugin", "outside_wh", "bad_values",
+        "state",
+        "vehicle",
+        "has_vehicle",
+        "has_power",
+        "voltage",
+        "uptime",
+        "last_msg_at",
+        "last_gap",
+        "gap_pending",
+        "rebooted_at",
+        "counter_kind",
+        "wh_scale",
+        "counter",
+        "counter_at",
+        "counter_plugin",
+        "outside_wh",
+        "bad_values",
     )
 
     def to_state(self) -> dict[str, Any]:

@@ -12,8 +12,18 @@ from dataclasses import dataclass
 
 # Keys whose payload must be a finite, non-negative number.
 NUMERIC_KEYS = frozenset(
-    {"state", "vehicle", "session_energy", "total_energy", "wh", "power", "amp", "voltage",
-     "volt", "uptime"}
+    {
+        "state",
+        "vehicle",
+        "session_energy",
+        "total_energy",
+        "wh",
+        "power",
+        "amp",
+        "voltage",
+        "volt",
+        "uptime",
+    }
 )
 ANNOUNCE_PREFIX = "openevse/announce/"
 

@@ -59,7 +59,9 @@ class Cycle:
         return self.ended_at is not None
 
     def duration_us(self) -> int:
-        return (self.ended_at if self.ended_at is not None else self.last_charging_at) - self.started_at
+        return (
+            self.ended_at if self.ended_at is not None else self.last_charging_at
+        ) - self.started_at
 
 
 @dataclass(slots=True)

@@ -85,7 +85,11 @@ def project_pass(
 
 
 def _commit(
-    store: Store, tables: TableSet, fleet: Fleet, expected: int | None, result: PassResult,
+    store: Store,
+    tables: TableSet,
+    fleet: Fleet,
+    expected: int | None,
+    result: PassResult,
     before_commit: Hook | None,
 ) -> None:
     changes = fleet.drain()
