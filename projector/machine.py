@@ -75,7 +75,7 @@ class ChargerMachine:
         self.counter_kind: str | None = None
         self.wh_scale: float | None = None  # 1/3600 for 2.x watt-seconds, 1 for lifetime Wh
         self.counter: float | None = None
-        self.counter_at = 0
+        self.counter_changed_at = 0
         self.counter_plugin: int | None = None
         self.outside_wh = 0.0
         self.bad_values = 0
@@ -259,7 +259,9 @@ class ChargerMachine:
             return  # a stale value replayed by the broker
         delta = value - previous
         if delta > 0:
-            seconds = max((t - self.counter_at) / US, 5.0)
+            # Power over the time since the counter last moved (a lifetime counter moves once
+            # per session; repeated equal readings in dumps say nothing about accrual).
+            seconds = max((t - self.counter_changed_at) / US, 5.0)
             if delta * 3600.0 / seconds > MAX_POWER_W:
                 self._count_bad()
                 return
@@ -287,7 +289,7 @@ class ChargerMachine:
         """2.x `wh` is watt-seconds of the session (<= 2.7.5) or lifetime Wh growing only at
         unplug (2.7.6+): an increase while charging or a reset means the former."""
         if self.counter is None:
-            self.counter, self.counter_at = raw, self.last_msg_at or 0
+            self.counter, self.counter_changed_at = raw, self.last_msg_at or 0
             return False
         if raw == self.counter:
             return False
@@ -312,12 +314,14 @@ class ChargerMachine:
             and value * 3600.0 / max((t - cycle.started_at) / US, 5.0) <= MAX_POWER_W
         ):
             cycle.counter_start = 0.0
-            self.counter, self.counter_at = 0.0, cycle.started_at
+            self.counter, self.counter_changed_at = 0.0, cycle.started_at
             self._add_energy(value, value, t)
         self._set_counter(value, t)
 
     def _set_counter(self, value: float, t: int) -> None:
-        self.counter, self.counter_at = value, t
+        if value != self.counter:
+            self.counter_changed_at = t
+        self.counter = value
         self.counter_plugin = self.plugin.id if self._plugin_open() else None  # type: ignore[union-attr]
         cycle = self.cycle
         if cycle is not None and not cycle.closed and cycle.counter_start is None:
@@ -434,7 +438,7 @@ class ChargerMachine:
         "counter_kind",
         "wh_scale",
         "counter",
-        "counter_at",
+        "counter_changed_at",
         "counter_plugin",
         "outside_wh",
         "bad_values",

@@ -1,0 +1,239 @@
+"""The session state machine, table-driven: every situation in the reference, per firmware
+generation. Expected values are what physically happened (the script's own energy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.charge_script import GENERATIONS, Script, run, summary
+
+Scenario = Callable[[Script], None]
+MODERN = ("5.x", "4.1")
+SESSION_COUNTERS = ("5.x", "4.1", "2.x")
+
+
+def plain(s: Script) -> None:
+    s.idle(1, 1).plug().idle(1, 2).state(3).charge(60).state(2).idle(2, 2).unplug().idle(1, 1)
+
+
+def pause(s: Script) -> None:
+    s.idle(1, 1).plug().state(3).charge(30).state(254).idle(20, 254).state(3).charge(15)
+    s.state(2).idle(1, 2).unplug()
+
+
+def fault(s: Script) -> None:
+    s.idle(1, 1).plug().state(3).charge(20).state(6).idle(1, 6).state(2).idle(1, 2)
+    s.state(3).charge(10).state(2).unplug()
+
+
+def never_charged(s: Script) -> None:
+    s.idle(1, 1).plug().idle(30, 2).unplug().idle(1, 1)
+
+
+def back_to_back(s: Script) -> None:
+    s.idle(1, 1).plug().state(3).charge(30).state(2).unplug()
+    s.idle(2, 1).plug().state(3).charge(20, 3600).state(2).unplug()
+
+
+def starts_sleeping(s: Script) -> None:
+    s.idle(1, 1).plug(state=254).idle(60, 254).state(3).charge(40).state(2).unplug()
+
+
+def still_charging(s: Script) -> None:
+    s.idle(1, 1).plug().state(3).charge(25)
+
+
+# (name, scenario, generations, expected [(Wh, [(cycle Wh, end reason)])])
+TABLE = [
+    ("plain charge", plain, GENERATIONS, [(7200.0, [(7200.0, "stopped")])]),
+    ("pause 3->254->3", pause, SESSION_COUNTERS, [(5400.0, [(3600.0, "paused"), (1800.0, "stopped")])]),
+    ("fault 3->6->2->3", fault, SESSION_COUNTERS, [(3600.0, [(2400.0, "fault"), (1200.0, "stopped")])]),
+    ("plugged, never charged", never_charged, GENERATIONS, [(0.0, [])]),
+    (
+        "two plug-ins back to back",
+        back_to_back,
+        GENERATIONS,
+        [(3600.0, [(3600.0, "stopped")]), (1200.0, [(1200.0, "stopped")])],
+    ),
+    ("plug-in starting in 254", starts_sleeping, GENERATIONS, [(4800.0, [(4800.0, "stopped")])]),
+    ("still charging at the end", still_charging, SESSION_COUNTERS, [(3000.0, [(3000.0, None)])]),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "firmware", "expected"),
+    [
+        pytest.param(scenario, firmware, expected, id=f"{name}-{firmware}")
+        for name, scenario, generations, expected in TABLE
+        for firmware in generations
+    ],
+)
+def test_scenarios(scenario: Scenario, firmware: str, expected: list) -> None:
+    script = Script(firmware=firmware)
+    scenario(script)
+    got = summary(run(script.messages))
+    assert [(wh, cycles) for _, wh, cycles in got] == expected
+
+
+def test_lifetime_counter_puts_a_multi_cycle_session_on_its_last_cycle() -> None:
+    """2.7.6+ `wh` grows only at unplug: the session total is right, the split is not knowable."""
+    script = Script(firmware="2.x-lifetime")
+    pause(script)
+    ((_, wh, cycles),) = summary(run(script.messages))
+    assert wh == 5400.0 and cycles == [(0.0, "paused"), (5400.0, "stopped")]
+    changes = run(script.messages)
+    assert all("legacy_counter" in c.flags for c in changes.cycles.values())
+
+
+def test_open_session_and_cycle_have_no_end() -> None:
+    script = Script()
+    still_charging(script)
+    changes = run(script.messages)
+    (plugin,) = changes.plugins.values()
+    (cycle,) = changes.cycles.values()
+    assert plugin.unplugged_at is None and cycle.ended_at is None
+    assert cycle.last_charging_at == round(script.t * 1_000_000) - 0  # the last reading
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_power_loss_with_counter_rollback(firmware: str) -> None:
+    """Counters saved every 5 min come back lower after a power loss: the cycle ends `reboot`,
+    charging resumes as a new cycle, and counting resumes from the value restored."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(17)  # saved at 15 min: 1800 Wh; really 2040 Wh
+    s.power_loss(2).state(3).charge(10).state(2).unplug()
+    changes = run(s.messages)
+    ((_, wh, cycles),) = summary(changes)
+    assert cycles == [(2040.0, "reboot"), (1200.0, "stopped")]
+    assert wh == 3240.0
+    (plugin,) = changes.plugins.values()
+    assert "reboot" in plugin.flags and plugin.unplugged_at is not None
+
+
+@pytest.mark.parametrize("firmware", GENERATIONS)
+def test_broker_gap_while_still_charging_flags_the_cycle(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(20)
+    s.messages_before_gap = len(s.messages)  # type: ignore[attr-defined]
+    s.charge(10)  # charging goes on during the gap, but nothing reaches the broker
+    del s.messages[s.messages_before_gap :]  # type: ignore[attr-defined]
+    s.dump(3).charge(10).state(2).unplug()
+    changes = run(s.messages)
+    ((_, wh, cycles),) = summary(changes)
+    expected_wh = 7200.0 * 40 / 60 if firmware != "2.x-lifetime" else 4800.0
+    assert cycles == [(expected_wh, "stopped")]
+    (cycle,) = changes.cycles.values()
+    assert cycle.flags["gap"] >= 590
+
+
+@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
+def test_gap_after_which_it_no_longer_charges_ends_the_cycle_at_the_last_charging_moment(
+    firmware: str,
+) -> None:
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(20)
+    last_charging = s.t
+    seen = len(s.messages)
+    s.charge(5)  # happens, unseen
+    del s.messages[seen:]
+    s.wait(600).dump(2).idle(1, 2).unplug()
+    changes = run(s.messages)
+    (cycle,) = changes.cycles.values()
+    assert cycle.end_reason == "gap"
+    assert cycle.ended_at is not None and cycle.ended_at <= round(last_charging * 1_000_000)
+    # the increase reported after the gap belongs to the cycle that ended
+    assert round(cycle.energy_wh, 1) == 3000.0
+
+
+def test_session_energy_zero_before_state_1() -> None:
+    """5.x may publish `session_energy 0` before the `state 1` of the unplug."""
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(30).state(2).idle(1, 2)
+    s.send("session_energy", "0").wait(0.2)
+    s.session_counter = 0.0
+    s.unplug().idle(1, 1)
+    ((_, wh, cycles),) = summary(run(s.messages))
+    assert (wh, cycles) == (3600.0, [(3600.0, "stopped")])
+    changes = run(s.messages)
+    assert all("counter_rollback" not in p.flags and "reboot" not in p.flags for p in changes.plugins.values())
+
+
+@pytest.mark.parametrize("firmware", GENERATIONS)
+def test_duplicated_messages_change_nothing(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    pause(s) if firmware != "2.x-lifetime" else plain(s)
+    doubled = [m for m in s.messages for _ in range(2)]
+    assert summary(run(doubled)) == summary(run(s.messages))
+
+
+JUNK = [b"abc", b"", b"NaN", b"-1", b"1e308", b'{"session_energy": 5}', b"false", b"inf"]
+
+
+@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
+def test_junk_payloads_are_counted_and_ignored(firmware: str) -> None:
+    clean = Script(firmware=firmware)
+    plain(clean)
+    dirty = Script(firmware=firmware)
+    plain(dirty)
+    middle = dirty.messages[len(dirty.messages) // 2][0]
+    key = "wh" if firmware == "2.x" else "session_energy"
+    for index, junk in enumerate(JUNK):
+        for topic_key in (key, "state", "amp"):
+            dirty.messages.append((middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False))
+    assert summary(run(dirty.messages)) == summary(run(clean.messages))
+    (plugin,) = run(dirty.messages).plugins.values()
+    assert plugin.flags["bad_values"] == len(JUNK) * 3
+
+
+def test_charger_off_while_the_car_leaves() -> None:
+    """No unplug seen: placed at the last moment the car was known connected; the next plug-in
+    starts from the stale counter and is still counted right."""
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(30).state(2).idle(2, 2)
+    last_connected = s.messages[-1][0]
+    s.wait(3600)  # the charger is off; the car leaves; no reset happens
+    s.uptime = 5.0
+    s.car = False
+    s.dump(1).idle(10, 1)  # boots with no car
+    s.car = True
+    s.send("state", "2").send("vehicle", "1").wait(5)  # a new plug-in, counter still at 3600
+    s.state(3).charge(15).state(2).unplug()
+    changes = run(s.messages)
+    assert [(wh, c) for _, wh, c in summary(changes)] == [
+        (3600.0, [(3600.0, "stopped")]),
+        (1800.0, [(1800.0, "stopped")]),
+    ]
+    first = min(changes.plugins.values(), key=lambda p: p.id)
+    assert "unplug_inferred" in first.flags
+    assert first.unplugged_at == round(last_connected * 1_000_000)
+
+
+def test_retained_replay_of_a_stale_state_changes_nothing() -> None:
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(10)
+    s.send("state", "3", retained=True).send("session_energy", "5", retained=True)
+    s.charge(10).state(2).unplug()
+    ((_, wh, cycles),) = summary(run(s.messages))
+    assert (wh, cycles) == (2400.0, [(2400.0, "stopped")])
+
+
+def test_chargers_interleaved_are_independent() -> None:
+    a = Script(firmware="5.x", charger="openevse-aaaa")
+    pause(a)
+    b = Script(firmware="2.x", charger="openevse")
+    b.t = a.messages[0][0] + 7.5
+    back_to_back(b)
+    together = summary(run(a.messages + b.messages))
+    assert sorted(together) == sorted(summary(run(a.messages)) + summary(run(b.messages)))
+    assert {charger for charger, _, _ in together} == {"openevse-aaaa", "openevse"}
+
+
+@pytest.mark.parametrize("firmware", GENERATIONS)
+def test_checkpoint_through_json_anywhere_gives_the_same_records(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    pause(s)
+    whole = summary(run(s.messages))
+    for split in range(0, len(s.messages), max(1, len(s.messages) // 17)):
+        assert summary(run(s.messages, split=split)) == whole
