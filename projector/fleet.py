@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from projector.machine import ChargerMachine, Changes
+from projector.machine import Changes, ChargerMachine
 from projector.readings import Announce, BadValue, Reading, read
 
 

@@ -24,8 +24,8 @@ from projector.records import (
     Plugin,
     add_flag,
     cycle_from_state,
-    set_flag,
     plugin_from_state,
+    set_flag,
     to_state,
 )
 

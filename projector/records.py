@@ -19,7 +19,8 @@ FLAG_TEXT = {
     "gap": "No data arrived from the charger for a while (seconds in the detail).",
     "unplug_inferred": "The unplug was not seen; it is placed at the last moment the car "
     "was known connected.",
-    "bad_values": "Some readings were unreadable or implausible and were ignored (count in the detail).",
+    "bad_values": "Some readings were unreadable or implausible and were ignored "
+    "(count in the detail).",
     "retained_replay": "A stale retained value replayed by the broker changed the state.",
     "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "

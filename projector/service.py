@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from journal.config import Config
 from journal.migrate import ensure_schema
 from journal.sdnotify import Notifier
-from journal.storage import Store, StorageUnavailable, open_store
+from journal.storage import StorageUnavailable, Store, open_store
 from projector.rebuild import rebuild
 from projector.runner import VersionMismatch, project_pass
 

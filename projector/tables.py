@@ -136,7 +136,8 @@ def upsert(
 
 def read_checkpoint(store: Store, tables: TableSet) -> Checkpoint | None:
     row = store.query_one(
-        f"SELECT position, machine_state, projector_version FROM {tables.name('projection_checkpoint')} "
+        "SELECT position, machine_state, projector_version "
+        f"FROM {tables.name('projection_checkpoint')} "
         "WHERE name = ?",
         (CHECKPOINT,),
     )
@@ -161,7 +162,8 @@ def advance_checkpoint(
         )
         return
     changed = store.execute(
-        f"UPDATE {table} SET position = ?, machine_state = ?, projector_version = ?, updated_at = ? "
+        f"UPDATE {table} SET position = ?, machine_state = ?, projector_version = ?, "
+        "updated_at = ? "
         "WHERE name = ? AND position = ?",
         (position, state, PROJECTOR_VERSION, now, CHECKPOINT, expected),
     )

@@ -155,6 +155,10 @@ def summary(changes: Changes) -> list[tuple[str, float, list[tuple[float, str | 
             (c for c in changes.cycles.values() if c.plugin_id == plugin.id), key=lambda c: c.id
         )
         out.append(
-            (plugin.charger, round(plugin.energy_wh, 1), [(round(c.energy_wh, 1), c.end_reason) for c in cycles])
+            (
+                plugin.charger,
+                round(plugin.energy_wh, 1),
+                [(round(c.energy_wh, 1), c.end_reason) for c in cycles],
+            )
         )
     return out

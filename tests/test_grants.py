@@ -43,9 +43,8 @@ def test_recorder_works_with_insert_only_grants(tmp_path: Path) -> None:
             writer.write([("2026-01-01 00:00:00.000000", "openevse/state", b"3", 1, 0)])
             assert writer.committed == 1 and writer.spooled == 0
             writer.close()
-            with open_store(url) as limited:
-                with pytest.raises(StorageError):  # it cannot read the journal back
-                    limited.query("SELECT COUNT(*) FROM journal")
+            with open_store(url) as limited, pytest.raises(StorageError):
+                limited.query("SELECT COUNT(*) FROM journal")  # it cannot read the journal back
             with open_store(admin_url) as admin:
                 assert [e.payload for e in entries.iter_all(admin)] == [b"3"]
         finally:

@@ -48,8 +48,18 @@ def still_charging(s: Script) -> None:
 # (name, scenario, generations, expected [(Wh, [(cycle Wh, end reason)])])
 TABLE = [
     ("plain charge", plain, GENERATIONS, [(7200.0, [(7200.0, "stopped")])]),
-    ("pause 3->254->3", pause, SESSION_COUNTERS, [(5400.0, [(3600.0, "paused"), (1800.0, "stopped")])]),
-    ("fault 3->6->2->3", fault, SESSION_COUNTERS, [(3600.0, [(2400.0, "fault"), (1200.0, "stopped")])]),
+    (
+        "pause 3->254->3",
+        pause,
+        SESSION_COUNTERS,
+        [(5400.0, [(3600.0, "paused"), (1800.0, "stopped")])],
+    ),
+    (
+        "fault 3->6->2->3",
+        fault,
+        SESSION_COUNTERS,
+        [(3600.0, [(2400.0, "fault"), (1200.0, "stopped")])],
+    ),
     ("plugged, never charged", never_charged, GENERATIONS, [(0.0, [])]),
     (
         "two plug-ins back to back",
@@ -121,7 +131,7 @@ def test_broker_gap_while_still_charging_flags_the_cycle(firmware: str) -> None:
     del s.messages[s.messages_before_gap :]  # type: ignore[attr-defined]
     s.dump(3).charge(10).state(2).unplug()
     changes = run(s.messages)
-    ((_, wh, cycles),) = summary(changes)
+    ((_, _, cycles),) = summary(changes)
     expected_wh = 7200.0 * 40 / 60 if firmware != "2.x-lifetime" else 4800.0
     assert cycles == [(expected_wh, "stopped")]
     (cycle,) = changes.cycles.values()
@@ -157,7 +167,10 @@ def test_session_energy_zero_before_state_1() -> None:
     ((_, wh, cycles),) = summary(run(s.messages))
     assert (wh, cycles) == (3600.0, [(3600.0, "stopped")])
     changes = run(s.messages)
-    assert all("counter_rollback" not in p.flags and "reboot" not in p.flags for p in changes.plugins.values())
+    assert all(
+        "counter_rollback" not in p.flags and "reboot" not in p.flags
+        for p in changes.plugins.values()
+    )
 
 
 @pytest.mark.parametrize("firmware", GENERATIONS)
@@ -181,7 +194,9 @@ def test_junk_payloads_are_counted_and_ignored(firmware: str) -> None:
     key = "wh" if firmware == "2.x" else "session_energy"
     for index, junk in enumerate(JUNK):
         for topic_key in (key, "state", "amp"):
-            dirty.messages.append((middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False))
+            dirty.messages.append(
+                (middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False)
+            )
     assert summary(run(dirty.messages)) == summary(run(clean.messages))
     (plugin,) = run(dirty.messages).plugins.values()
     assert plugin.flags["bad_values"] == len(JUNK) * 3

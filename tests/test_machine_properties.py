@@ -65,7 +65,9 @@ def test_every_delivered_wh_is_counted_once(history: tuple[str, list[str], list[
 
 @settings(max_examples=60, deadline=None)
 @given(history=HISTORIES, data=st.data())
-def test_duplicating_any_messages_changes_nothing(history: tuple[str, list[str], list[int]], data: st.DataObject) -> None:
+def test_duplicating_any_messages_changes_nothing(
+    history: tuple[str, list[str], list[int]], data: st.DataObject
+) -> None:
     s, _ = build(*history)
     chosen = data.draw(st.sets(st.integers(0, len(s.messages) - 1), max_size=len(s.messages)))
     doubled = [m for i, m in enumerate(s.messages) for _ in range(2 if i in chosen else 1)]
@@ -74,7 +76,9 @@ def test_duplicating_any_messages_changes_nothing(history: tuple[str, list[str],
 
 @settings(max_examples=60, deadline=None)
 @given(history=HISTORIES, data=st.data())
-def test_a_checkpoint_anywhere_changes_nothing(history: tuple[str, list[str], list[int]], data: st.DataObject) -> None:
+def test_a_checkpoint_anywhere_changes_nothing(
+    history: tuple[str, list[str], list[int]], data: st.DataObject
+) -> None:
     s, _ = build(*history)
     split = data.draw(st.integers(0, len(s.messages)))
     assert summary(run(s.messages, split=split)) == summary(run(s.messages))

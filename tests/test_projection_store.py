@@ -117,7 +117,9 @@ def test_other_projection_version_is_refused(store: Store) -> None:
     project_pass(store)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cuts=st.lists(st.integers(min_value=1, max_value=len(MESSAGES)), max_size=6))
 def test_property_any_split_into_passes_equals_one_rebuild(db_url: str, cuts: list[int]) -> None:
     from journal.migrate import migrate

@@ -22,7 +22,9 @@ def projector(db_url: str, tmp_path: Path, name: str) -> Iterator[subprocess.Pop
     config.write_text(f"[database]\nurl = {db_url}\n[projector]\ninterval = 0.5\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "chargelog.cli", "--config", str(config), "projector"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         yield process
@@ -47,7 +49,9 @@ def sessions(store: Store) -> int:
     return int(row[0]) if row else 0
 
 
-def test_service_projects_as_the_journal_grows_and_stops_on_sigterm(db_url: str, store: Store, tmp_path: Path) -> None:
+def test_service_projects_as_the_journal_grows_and_stops_on_sigterm(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
     s = Script()
     s.idle(1, 1).plug().state(3).charge(10).state(2).unplug()
     first = len(s.messages)
@@ -96,7 +100,12 @@ def test_service_rebuilds_after_a_logic_upgrade(db_url: str, store: Store, tmp_p
         store.execute("UPDATE projection_checkpoint SET projector_version = 0")
         store.execute("UPDATE plugin_session SET energy_wh = 1")
         store.commit()
-        wait_until(lambda: store.query_one("SELECT energy_wh FROM plugin_session") == (1200.0,) or store.rollback())
+        wait_until(
+            lambda: (
+                store.query_one("SELECT energy_wh FROM plugin_session") == (1200.0,)
+                or store.rollback()
+            )
+        )
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=10)
         assert "rebuilding the projection" in err

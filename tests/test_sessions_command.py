@@ -19,12 +19,17 @@ from tests.test_projection_store import journal
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def chargelog(db_url: str, tmp_path: Path, *args: str, tz: str = "Europe/Paris") -> subprocess.CompletedProcess:
+def chargelog(
+    db_url: str, tmp_path: Path, *args: str, tz: str = "Europe/Paris"
+) -> subprocess.CompletedProcess:
     config = tmp_path / "c.ini"
     config.write_text(f"[database]\nurl = {db_url}\n[site]\ntimezone = {tz}\n")
     return subprocess.run(
         [sys.executable, "-m", "chargelog.cli", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
 
 
@@ -49,15 +54,28 @@ def test_json_contract(projected: str, tmp_path: Path) -> None:
     sessions = json.loads(result.stdout)
     assert [s["charger"] for s in sessions] == ["openevse-aaaa", "openevse", "openevse-aaaa"]
     for s in sessions:
-        assert {"charger", "plugged_at", "unplugged_at", "energy_wh", "charging_s", "flags", "cycles"} <= s.keys()
+        assert {
+            "charger",
+            "plugged_at",
+            "unplugged_at",
+            "energy_wh",
+            "charging_s",
+            "flags",
+            "cycles",
+        } <= s.keys()
         assert ISO_Z.match(s["plugged_at"])
         assert isinstance(s["flags"], list)
         for c in s["cycles"]:
             assert {"started_at", "ended_at", "energy_wh", "end_reason"} <= c.keys()
     first, idle, live = sessions
     assert first["energy_wh"] == 5400.0
-    assert [(c["energy_wh"], c["end_reason"]) for c in first["cycles"]] == [(3600.0, "paused"), (1800.0, "stopped")]
-    assert ISO_Z.match(first["unplugged_at"]) and first["charging_s"] == 45 * 60 + 2  # each state change takes 1 s in the script
+    assert [(c["energy_wh"], c["end_reason"]) for c in first["cycles"]] == [
+        (3600.0, "paused"),
+        (1800.0, "stopped"),
+    ]
+    assert (
+        ISO_Z.match(first["unplugged_at"]) and first["charging_s"] == 45 * 60 + 2
+    )  # each state change takes 1 s in the script
     assert idle["energy_wh"] == 0 and idle["cycles"] == []
     assert live["unplugged_at"] is None
     assert live["cycles"][0]["ended_at"] is None and live["cycles"][0]["end_reason"] is None
@@ -74,14 +92,20 @@ def test_json_contract(projected: str, tmp_path: Path) -> None:
         (("--charger", "nope"), []),
     ],
 )
-def test_filters(projected: str, tmp_path: Path, args: tuple[str, ...], chargers: list[str]) -> None:
+def test_filters(
+    projected: str, tmp_path: Path, args: tuple[str, ...], chargers: list[str]
+) -> None:
     result = chargelog(projected, tmp_path, "sessions", "--format", "json", *args)
     assert result.returncode == 0, result.stderr
     assert [s["charger"] for s in json.loads(result.stdout)] == chargers
 
 
 def test_csv_and_table(projected: str, tmp_path: Path) -> None:
-    rows = list(csv.DictReader(io.StringIO(chargelog(projected, tmp_path, "sessions", "--format", "csv").stdout)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(chargelog(projected, tmp_path, "sessions", "--format", "csv").stdout)
+        )
+    )
     assert [r["energy_kwh"] for r in rows] == ["5.400", "0.000", "1.200"]
     table = chargelog(projected, tmp_path, "sessions").stdout
     assert "total" in table and "6.6" in table
