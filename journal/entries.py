@@ -29,10 +29,20 @@ class JournalEntry:
     retained: bool
 
 
+# (second, "YYYY-MM-DD HH:MM:SS") of the last call: messages arrive thousands per second, so
+# strftime runs once a second instead of once a message. A tuple swap is atomic across threads.
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def utc_text(epoch_ns: int) -> str:
     """Receive time as the text both backends store: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC."""
+    global _second_cache
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanos // 1000:06d}"
+    cached, prefix = _second_cache
+    if seconds != cached:
+        prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+        _second_cache = (seconds, prefix)
+    return f"{prefix}.{nanos // 1000:06d}"
 
 
 def parse_utc(value: str | datetime) -> datetime:
@@ -60,33 +70,51 @@ def micros_text(micros: int) -> str:
 RawEntry = tuple[int, int, str, bytes, bool]
 
 
-def read_raw_after(store: Store, after_seq: int, limit: int) -> list[RawEntry]:
-    """Like read_after, without building datetimes: the replay's hot path."""
-    rows = store.query(
-        "SELECT seq, received_at, topic, payload, retained FROM journal "
-        "WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after_seq, limit),
-    )
+def read_raw_after(
+    store: Store,
+    after_seq: int,
+    limit: int,
+    *,
+    up_to: int | None = None,
+    keys: Sequence[str] = (),
+) -> list[RawEntry]:
+    """Like read_after without building datetimes (the replay's hot path). With `keys`, only
+    topics ending in `/<key>` come back: the database skips the rest without Python seeing it."""
+    sql = "SELECT seq, received_at, topic, payload, retained FROM journal WHERE seq > ?"
+    params: list[object] = [after_seq]
+    if up_to is not None:
+        sql += " AND seq <= ?"
+        params.append(up_to)
+    if keys:
+        sql += " AND (" + " OR ".join("topic LIKE ?" for _ in keys) + ")"
+        params.extend(f"%/{key}" for key in keys)
+    rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
     convert = _MicrosCache()
     return [(int(r[0]), convert(r[1]), r[2], bytes(r[3]), bool(r[4])) for r in rows]
 
 
+def last_seq(store: Store) -> int:
+    row = store.query_one("SELECT MAX(seq) FROM journal")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 class _MicrosCache:
-    """Consecutive entries share their second: parse each second's text once."""
+    """Consecutive entries share their day: parse the date once per day, the time by slicing."""
 
     def __init__(self) -> None:
-        self._prefix = ""
+        self._day = ""
         self._base = 0
 
     def __call__(self, value: str | datetime) -> int:
         if isinstance(value, datetime):
             return to_micros(value)
-        prefix = value[:19]
-        if prefix != self._prefix:
-            self._prefix = prefix
-            self._base = calendar.timegm(time.strptime(prefix, "%Y-%m-%d %H:%M:%S")) * 1_000_000
+        day = value[:10]
+        if day != self._day:
+            self._day = day
+            self._base = calendar.timegm(time.strptime(day, "%Y-%m-%d")) * 1_000_000
+        seconds = int(value[11:13]) * 3600 + int(value[14:16]) * 60 + int(value[17:19])
         fraction = value[20:26]
-        return self._base + (int(fraction.ljust(6, "0")) if fraction else 0)
+        return self._base + seconds * 1_000_000 + (int(fraction.ljust(6, "0")) if fraction else 0)
 
 
 def batches_by_size(rows: Sequence[Row], limit_bytes: int) -> Iterator[Sequence[Row]]:

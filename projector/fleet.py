@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from projector.machine import Changes, ChargerMachine
-from projector.readings import Announce, BadValue, Reading, read
+from projector.readings import BadValue, Reading, read
 
 
 class Fleet:
@@ -15,7 +15,6 @@ class Fleet:
     def __init__(self) -> None:
         self.changes = Changes()
         self.machines: dict[str, ChargerMachine] = {}
-        self.announced: dict[str, int] = {}
 
     def machine(self, name: str) -> ChargerMachine:
         machine = self.machines.get(name)
@@ -32,9 +31,6 @@ class Fleet:
             self.machine(reading.charger).feed(seq, t, reading.key, reading.value, retained)
         elif isinstance(reading, BadValue):
             self.machine(reading.charger).bad(t)
-        elif isinstance(reading, Announce) and reading.connected and not retained:
-            # Kept for the health page; a reboot itself is told by uptime, state 0 or the counter.
-            self.announced[reading.charger] = t
 
     def drain(self) -> Changes:
         """The records touched since the last drain."""
@@ -46,7 +42,6 @@ class Fleet:
     def to_json(self) -> str:
         data: dict[str, Any] = {
             "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
-            "announced": self.announced,
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
@@ -58,5 +53,4 @@ class Fleet:
         data = json.loads(text)
         for name, state in data["machines"].items():
             fleet.machines[name] = ChargerMachine.from_state(name, state, fleet.changes)
-        fleet.announced = dict(data.get("announced", {}))
         return fleet

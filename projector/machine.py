@@ -1,6 +1,6 @@
 """The session state machine for one charger: pure code, no I/O, deterministic.
 
-It turns readings (state, vehicle, energy counters, uptime, power) into plug-in sessions and
+It turns readings (state, vehicle, energy counters, uptime) into plug-in sessions and
 charging cycles, following ../shared/reference/openevse-mqtt.md and the definitions in issue #3:
 
 - a plug-in session runs from the car being connected to its disconnection; an unplug that was
@@ -65,8 +65,6 @@ class ChargerMachine:
         self.state: int | None = None
         self.vehicle: int | None = None
         self.has_vehicle = False
-        self.has_power = False
-        self.voltage = 240.0
         self.uptime: float | None = None
         self.last_msg_at: int | None = None
         self.last_gap: tuple[int, int] | None = None
@@ -94,8 +92,6 @@ class ChargerMachine:
             self._on_counter(seq, t, key, value, retained)
         elif key == "uptime":
             self._on_uptime(seq, t, value, retained)
-        else:
-            self._on_power(seq, t, key, value)
 
     def bad(self, t: int) -> None:
         """An unreadable or implausible value: counted and flagged, never guessed."""
@@ -347,6 +343,13 @@ class ChargerMachine:
             cycle.counter_end = value
             if not cycle.closed and not self.gap_pending:
                 cycle.last_charging_at = max(cycle.last_charging_at, t)
+                # Peak power as the highest average between two counter readings (5 s on 4.x/5.x,
+                # 30 s on 2.x): the 1 Hz `power` topic is left to the session detail page.
+                seconds = (t - max(self.counter_changed_at, cycle.started_at)) / US
+                if seconds >= 1.0:
+                    watts = round(delta * 3600.0 / seconds, 1)
+                    if watts > (cycle.peak_power_w or 0.0):
+                        cycle.peak_power_w = watts
             if plugin is not None and plugin.id == cycle.plugin_id:
                 plugin.energy_wh += delta
                 self._mark_plugin()
@@ -365,33 +368,6 @@ class ChargerMachine:
         if self.uptime is not None and uptime + 5 < self.uptime:
             self._reboot(seq, t)
         self.uptime = uptime
-
-    def _on_power(self, seq: int, t: int, key: str, value: float) -> None:
-        if key == "power":
-            if value > MAX_POWER_W:
-                self._count_bad()
-                return
-            self.has_power = True
-            watts = value
-        elif key == "voltage":
-            if value > 1000:
-                self._count_bad()
-            else:
-                self.voltage = value or self.voltage
-            return
-        elif key == "amp":
-            if value > MAX_AMP_MA:
-                self._count_bad()
-                return
-            if self.has_power:
-                return
-            watts = value / 1000.0 * self.voltage
-        else:
-            return
-        cycle = self.cycle
-        if cycle is not None and not cycle.closed and watts > (cycle.peak_power_w or 0.0):
-            cycle.peak_power_w = round(watts, 1)
-            self._mark_cycle()
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -428,8 +404,6 @@ class ChargerMachine:
         "state",
         "vehicle",
         "has_vehicle",
-        "has_power",
-        "voltage",
         "uptime",
         "last_msg_at",
         "last_gap",

@@ -6,25 +6,13 @@ machine counts and flags instead of guessing.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
-# Keys whose payload must be a finite, non-negative number.
-NUMERIC_KEYS = frozenset(
-    {
-        "state",
-        "vehicle",
-        "session_energy",
-        "total_energy",
-        "wh",
-        "power",
-        "amp",
-        "voltage",
-        "volt",
-        "uptime",
-    }
-)
+# The keys the state machine reads; each must be a finite, non-negative number. Everything else
+# (the 1 Hz amp/voltage/power, temperatures, config documents) is left in the journal unread.
+PROJECTED_KEYS = ("state", "vehicle", "session_energy", "total_energy", "wh", "uptime")
+NUMERIC_KEYS = frozenset(PROJECTED_KEYS)
 ANNOUNCE_PREFIX = "openevse/announce/"
 
 
@@ -42,14 +30,6 @@ class BadValue:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Announce:
-    """`openevse/announce/<id>` tells that the charger behind base topic `charger` (re)connected."""
-
-    charger: str
-    connected: bool
-
-
 def split_topic(topic: str) -> tuple[str, str] | None:
     """`openevse-ab12/state` -> ('openevse-ab12', 'state'); a topic without a key is not ours."""
     base, sep, key = topic.rpartition("/")
@@ -60,31 +40,18 @@ def split_topic(topic: str) -> tuple[str, str] | None:
 
 def parse_number(payload: bytes) -> float | None:
     try:
-        value = float(payload.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
+        value = float(payload)  # bytes straight in: surrounding whitespace is allowed
+    except ValueError:
         return None
     if not math.isfinite(value) or value < 0:
         return None
     return value
 
 
-def parse_announce(payload: bytes) -> Announce | None:
-    try:
-        document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(document, dict):
-        return None
-    base, state = document.get("mqtt"), document.get("state")
-    if not isinstance(base, str) or not base or state not in ("connected", "disconnected"):
-        return None
-    return Announce(base, state == "connected")
-
-
-def read(topic: str, payload: bytes) -> Reading | BadValue | Announce | None:
-    """None for what the projector does not use (temperatures, config documents, ...)."""
+def read(topic: str, payload: bytes) -> Reading | BadValue | None:
+    """None for what the projector does not use (announces, temperatures, documents, ...)."""
     if topic.startswith(ANNOUNCE_PREFIX):
-        return parse_announce(payload)
+        return None
     parts = split_topic(topic)
     if parts is None:
         return None
@@ -96,6 +63,4 @@ def read(topic: str, payload: bytes) -> Reading | BadValue | Announce | None:
         return BadValue(charger, key, payload)
     if key in ("state", "vehicle") and value != int(value):
         return BadValue(charger, key, payload)
-    if key == "volt":
-        key = "voltage"
     return Reading(charger, key, value)

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from journal.entries import read_raw_after
+from journal.entries import last_seq, read_raw_after
 from journal.storage import Store
 from projector.fleet import Fleet
+from projector.readings import PROJECTED_KEYS
 from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
 from projector.version import PROJECTOR_VERSION
 
@@ -60,20 +61,24 @@ def project_pass(
     fleet = Fleet.from_json(checkpoint.machine_state if checkpoint else None)
     expected = checkpoint.position if checkpoint else None
     result = PassResult(position=expected or 0)
+    # Read up to what the journal holds now; `max_entries` caps the positions covered.
+    bound = last_seq(store)
+    if max_entries is not None:
+        bound = min(bound, result.position + max_entries)
     pending = 0
-    while max_entries is None or result.entries < max_entries:
-        limit = PAGE if max_entries is None else min(PAGE, max_entries - result.entries)
-        page = read_raw_after(store, result.position, limit)
-        if not page:
-            break
+    while result.position < bound:
+        page = read_raw_after(store, result.position, PAGE, up_to=bound, keys=PROJECTED_KEYS)
         feed = fleet.feed
         for seq, micros, topic, payload, retained in page:
             feed(seq, micros, topic, payload, retained)
-        result.position = page[-1][0]
-        result.entries += len(page)
-        pending += len(page)
+        # A short page means nothing relevant remains up to the bound: the position jumps there.
+        reached = page[-1][0] if len(page) == PAGE else bound
+        covered = reached - result.position
+        result.position = reached
+        result.entries += covered
+        pending += covered
         if progress is not None:
-            progress(len(page))
+            progress(covered)
         if pending >= COMMIT_EVERY:
             _commit(store, tables, fleet, expected, result, before_commit)
             expected, pending = result.position, 0

@@ -169,3 +169,13 @@ def parse_list(text: str, known: Iterable[str], what: str) -> list[str]:
         if item not in known:
             raise ValueError(f"unknown {what} {item!r} (known: {', '.join(known)})")
     return items
+
+
+def parse_faults(text: str) -> frozenset[str]:
+    """`all`, `none`, or a comma-separated list of fault names."""
+    value = text.strip()
+    if value == "all":
+        return frozenset(FAULTS)
+    if value in ("none", ""):
+        return frozenset()
+    return frozenset(parse_list(value, FAULTS, "fault"))

@@ -39,7 +39,15 @@ CONTROLLER_SESSION = ("2.x", "2.x-lifetime", "4.1")
 LIFETIME_WH = ("2.x-lifetime", "4.1")
 PLUGIN_FAULTS = ("start_sleeping", "pause", "fault", "reboot", "gap", "stale_unplug")
 RANDOM_FAULT_P = 0.12  # chance of each requested fault on a charging plug-in after the first
-_REASONS = {1: "unplugged", 2: "stopped", 254: "paused", 255: "disabled", OFF: "reboot", 0: "reboot"}
+# How a run of state 3 ended, by the state that followed it (anything else is a fault code).
+_REASONS = {
+    1: "unplugged",
+    2: "stopped",
+    254: "paused",
+    255: "disabled",
+    OFF: "reboot",
+    0: "reboot",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +125,9 @@ class Timeline:
             return None
         if stop < until and a1 != a0:
             a1 = a0 + (a1 - a0) * (stop - self.now) / (until - self.now)
-        phase = Phase(self.now, stop, state, plugged, self.volts, a0, a1, self.energy, self.charging)
+        phase = Phase(
+            self.now, stop, state, plugged, self.volts, a0, a1, self.energy, self.charging
+        )
         self.phases.append(phase)
         self.energy += phase.energy(stop)
         if state == CHARGING:
@@ -140,7 +150,7 @@ class ChargerPlan:
     injected: list[Injected] = field(default_factory=list)
     gaps: list[tuple[float, float]] = field(default_factory=list)
     boots: list[float] = field(default_factory=list)
-    events: list[tuple[float, str, float]] = field(default_factory=list)
+    events: list[tuple[float, str]] = field(default_factory=list)  # (time, plugin/unplug)
     total0_wh: float = 0.0
     _starts: list[float] = field(default_factory=list)
     _sess_t: list[float] = field(default_factory=list)
@@ -219,6 +229,7 @@ class Planner:
         self.tl = Timeline(spec.start_ts, spec.end_ts, self.plan.volts)
         self.wanted = [f for f in PLUGIN_FAULTS if f in spec.faults]
         self.forced_done = False
+        self.forcing = False  # laying out the plug-in that carries every requested fault
         self.reboots: list[tuple[float, float]] = []  # (power lost, power back) mid-charge
 
     def run(self) -> ChargerPlan:
@@ -256,11 +267,12 @@ class Planner:
     # ---- one plug-in ----------------------------------------------------------------------
 
     def _tags(self, charges: bool) -> set[str]:
-        if not charges:
-            return set()
-        if not self.forced_done:
+        self.forcing = charges and not self.forced_done
+        if self.forcing:
             self.forced_done = True
             return set(self.wanted)  # every requested fault shows at least once per charger
+        if not charges:
+            return set()
         return {f for f in self.wanted if self.rng.random() < RANDOM_FAULT_P}
 
     def _plugin(self, kind: str, arrival: float, departure: float) -> float:
@@ -277,15 +289,15 @@ class Planner:
             high, mode = (40000.0, 12000.0) if kind == "evening" else (25000.0, 7000.0)
             need = rng.triangular(3000.0, high, mode)
             if tags & {"pause", "fault", "reboot", "gap"}:
-                need = max(need, 14000.0)
+                need = max(need, rng.uniform(14000.0, 22000.0))
             segs += self._charge(need, tags)
         planned = sum(s.duration for s in segs)
-        if tags & {"pause", "fault", "reboot", "gap", "stale_unplug"}:
+        if tags:  # the faults need the charge to happen before the car leaves
             departure = max(departure, arrival + planned + rng.uniform(20, 90) * MINUTE)
         tl.add(1, arrival, False)
         if tl.now >= plan.end:
             return plan.end
-        self.plan.events.append((arrival, "plugin", 0.0))
+        self.plan.events.append((arrival, "plugin"))
         for seg in segs:
             phase = tl.add(seg.state, tl.now + seg.duration, True, seg.a0, seg.a1, departure)
             if phase is None:
@@ -295,14 +307,13 @@ class Planner:
         if charges and kind == "evening" and not stale and rng.random() < 0.25:
             self._precondition(departure)
         cycles: list[TrueCycle] = []  # filled by _truth
-        plan.plugins.append(
-            TruePlugin(plan.charger.name, arrival, departure if departure < plan.end else None, cycles)
-        )
+        unplugged = departure if departure < plan.end else None
+        plan.plugins.append(TruePlugin(plan.charger.name, arrival, unplugged, cycles))
         if stale:
             return self._unplug_while_off(departure)
         tl.add(2, departure, True)
         if departure < plan.end:
-            plan.events.append((departure, "unplug", 0.0))
+            plan.events.append((departure, "unplug"))
         return departure
 
     def _charge(self, need: float, tags: set[str]) -> list[Seg]:
@@ -319,7 +330,7 @@ class Planner:
         breaks: list[str] = []
         if "pause" in tags:
             breaks.append("sleep")
-            if not self.forced_done or rng.random() < 0.5 or len(self.plan.plugins) == 0:
+            if self.forcing or rng.random() < 0.5:
                 breaks.append("disable")
         breaks += [b for b in ("fault", "reboot") if b in tags]
         rng.shuffle(breaks)
@@ -414,7 +425,7 @@ class Planner:
             sess = [(-previous, -previous * HOUR / 7000.0)]
         lost_t, lost = [float("-inf")], [0.0]
         life_t, life = [float("-inf")], [float(int(plan.total0_wh * rng.uniform(0.9, 0.98)))]
-        events = [(t, kind) for t, kind, _ in plan.events]
+        events = list(plan.events)
         events += [(back, "reboot") for _, back in self.reboots]
         events += [(i.end, "boot") for i in plan.injected if i.fault == "stale_unplug"]
         lost_at = dict((back, off) for off, back in self.reboots)
@@ -423,10 +434,9 @@ class Planner:
             if kind == "unplug" and fw in LIFETIME_WH:
                 life_t.append(t)
                 life.append(life[-1] + round(plan.energy_at(t) - ref[0]))
-            if (kind == "plugin" and fw in CONTROLLER_SESSION) or (kind == "unplug" and fw == "5.x"):
-                sess_t.append(t)
-                sess.append((plan.energy_at(t), plan.charging_at(t)))
-            elif kind in ("reboot", "boot") and fw in CONTROLLER_SESSION:
+            if (kind == "unplug" and fw == "5.x") or (
+                kind in ("plugin", "reboot", "boot") and fw in CONTROLLER_SESSION
+            ):  # the firmware's reset to 0
                 sess_t.append(t)
                 sess.append((plan.energy_at(t), plan.charging_at(t)))
             elif kind == "reboot" and fw == "5.x":

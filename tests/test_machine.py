@@ -193,7 +193,7 @@ def test_junk_payloads_are_counted_and_ignored(firmware: str) -> None:
     middle = dirty.messages[len(dirty.messages) // 2][0]
     key = "wh" if firmware == "2.x" else "session_energy"
     for index, junk in enumerate(JUNK):
-        for topic_key in (key, "state", "amp"):
+        for topic_key in (key, "state", "vehicle"):
             dirty.messages.append(
                 (middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False)
             )
