@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from journal.config import Config, ConfigError, load_config
 from journal.migrate import SchemaError
@@ -62,19 +63,23 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _progress_bar(store: object, desc: str) -> object:
-    """A tqdm bar over the journal rows left, on a terminal only."""
+def _progress_bar(total: int, desc: str) -> Any:
+    """A tqdm bar over the journal positions left, on a terminal only."""
     from tqdm import tqdm
 
-    return tqdm(desc=desc, unit=" entries", unit_scale=True, disable=not sys.stderr.isatty())
+    return tqdm(
+        total=total, desc=desc, unit=" entries", unit_scale=True, disable=not sys.stderr.isatty()
+    )
 
 
 def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
+    from journal.entries import last_seq
     from journal.migrate import ensure_schema
     from journal.storage import open_store
     from projector.rebuild import rebuild
-    from projector.runner import VersionMismatch, project_pass
+    from projector.runner import LIVE, VersionMismatch, project_pass
     from projector.service import LOCK
+    from projector.tables import read_checkpoint
 
     with open_store(cfg.database.url) as store:
         ensure_schema(store, cfg.database.auto_migrate)
@@ -84,7 +89,10 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
             )
             return 1
         try:
-            with _progress_bar(store, "replaying") as bar:  # type: ignore[attr-defined]
+            checkpoint = read_checkpoint(store, LIVE)
+            start = 0 if args.rebuild or args.dry_run or checkpoint is None else checkpoint.position
+            store.rollback()
+            with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
                 if args.rebuild or args.dry_run:
                     result, diff = rebuild(store, dry_run=args.dry_run, progress=bar.update)
                     verb = "would change" if args.dry_run else "changed"
@@ -206,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--charger", metavar="NAME", help="only this charger (its MQTT base topic)")
     sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sub.set_defaults(handler=cmd_sessions)
+
+    from projector import simulate_command
+
+    simulate_command.add_parser(commands)
     return parser
 
 
