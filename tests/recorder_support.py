@@ -137,6 +137,7 @@ class Publisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.acked: list[bytes] = []  # payloads the broker acknowledged, in order
+        self.closed = False
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         if not self.connected.wait(10):
@@ -164,6 +165,8 @@ class Publisher:
     ) -> None:
         deadline = time.monotonic() + timeout
         while True:
+            if self.closed:
+                raise RuntimeError("publisher closed")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no PUBACK for {payload[:40]!r} on {topic} after {timeout} s")
@@ -179,6 +182,7 @@ class Publisher:
                 time.sleep(0.05)
 
     def close(self) -> None:
+        self.closed = True  # a publishing thread still running stops at its next message
         self.client.disconnect()
         self.client.loop_stop()
 
