@@ -83,15 +83,22 @@ class ChargerMachine:
     # ---- entry points ---------------------------------------------------------------------
 
     def feed(self, seq: int, t: int, key: str, value: float, retained: bool) -> None:
+        if retained:
+            # A replay at (re)subscription: the last value the broker kept, of unknown age, not
+            # a message from the charger now. Live dumps tell the present within 30 s, so a
+            # replay is never taken as a change; one that disagrees is only flagged.
+            if key == "state" and self.state is not None and int(value) != self.state:
+                self._flag_open("retained_replay")
+            return
         self._touch(t)
         if key == "state":
-            self._on_state(seq, t, int(value), retained)
+            self._on_state(seq, t, int(value))
         elif key == "vehicle":
-            self._on_vehicle(seq, t, int(value), retained)
+            self._on_vehicle(seq, t, int(value))
         elif key in COUNTER_KINDS:
-            self._on_counter(seq, t, key, value, retained)
+            self._on_counter(seq, t, key, value)
         elif key == "uptime":
-            self._on_uptime(seq, t, value, retained)
+            self._on_uptime(seq, t, value)
 
     def bad(self, t: int) -> None:
         """An unreadable or implausible value: counted and flagged, never guessed."""
@@ -129,7 +136,7 @@ class ChargerMachine:
 
     # ---- state and vehicle -----------------------------------------------------------------
 
-    def _on_state(self, seq: int, t: int, state: int, retained: bool) -> None:
+    def _on_state(self, seq: int, t: int, state: int) -> None:
         if state > 255:
             self._count_bad()
             return
@@ -140,12 +147,10 @@ class ChargerMachine:
             if state == 3:
                 add_flag(cycle.flags, "gap", (self.last_gap[1] - self.last_gap[0]) // US)
                 self._mark_cycle()
-            else:
+            elif state != 0:  # state 0 after the silence: a reboot ends it, below
                 self._end_cycle(cycle.last_charging_at, "gap")
         previous = self.state
         if state != previous:
-            if retained:
-                self._flag_open("retained_replay")
             self.state = state
             if state == 0:
                 self._reboot(seq, t)
@@ -164,13 +169,11 @@ class ChargerMachine:
             self.cycle.last_charging_at = max(self.cycle.last_charging_at, t)  # type: ignore[union-attr]
             self._mark_cycle()
 
-    def _on_vehicle(self, seq: int, t: int, vehicle: int, retained: bool) -> None:
+    def _on_vehicle(self, seq: int, t: int, vehicle: int) -> None:
         if vehicle not in (0, 1):
             self._count_bad()
             return
         self.has_vehicle = True
-        if retained and vehicle == self.vehicle:
-            return
         self.vehicle = vehicle
         # The state tells connection in 1/2/3; the flag matters while sleeping, booting or in a
         # fault, and is unreliable while disabled (255).
@@ -238,7 +241,7 @@ class ChargerMachine:
 
     # ---- energy -------------------------------------------------------------------------------
 
-    def _on_counter(self, seq: int, t: int, key: str, raw: float, retained: bool) -> None:
+    def _on_counter(self, seq: int, t: int, key: str, raw: float) -> None:
         kind = self._counter_kind_for(key)
         if kind is None:
             return  # a lower-priority counter of a charger that has a better one
@@ -251,8 +254,6 @@ class ChargerMachine:
         if previous is None:
             self._first_reading(value, t)
             return
-        if retained and value <= previous:
-            return  # a stale value replayed by the broker
         delta = value - previous
         if delta > 0:
             # Power over the time since the counter last moved (a lifetime counter moves once
@@ -362,9 +363,7 @@ class ChargerMachine:
 
     # ---- other readings ---------------------------------------------------------------------
 
-    def _on_uptime(self, seq: int, t: int, uptime: float, retained: bool) -> None:
-        if retained:
-            return
+    def _on_uptime(self, seq: int, t: int, uptime: float) -> None:
         if self.uptime is not None and uptime + 5 < self.uptime:
             self._reboot(seq, t)
         self.uptime = uptime

@@ -21,7 +21,8 @@ FLAG_TEXT = {
     "was known connected.",
     "bad_values": "Some readings were unreadable or implausible and were ignored "
     "(count in the detail).",
-    "retained_replay": "A stale retained value replayed by the broker changed the state.",
+    "retained_replay": "The broker replayed a stale retained state that disagreed with the "
+    "live one; it was ignored.",
     "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",

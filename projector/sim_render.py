@@ -90,7 +90,7 @@ class Renderer:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def t(self, key: str) -> str:
+    def _topic(self, key: str) -> str:
         topic = self.topic.get(key)
         if topic is None:
             topic = self.topic[key] = f"{self.base}/{key}"
@@ -100,8 +100,9 @@ class Renderer:
         self, at: float, items: Iterable[tuple[str, bytes]], retained: bool = False
     ) -> list[SimMessage]:
         """Messages received one after another from `at`; a key with '/' is a full topic."""
+        topic = self._topic
         return [
-            SimMessage(round(at + i * STEP, 6), key if "/" in key else self.t(key), data, retained)
+            SimMessage(round(at + i * STEP, 6), key if "/" in key else topic(key), data, retained)
             for i, (key, data) in enumerate(items)
         ]
 
@@ -113,20 +114,24 @@ class Renderer:
         doc = {"firmware": "7.1.3", "version": version, "hostname": self.base, "mqtt_retained": 0}
         return json.dumps(doc, separators=(",", ":")).encode()
 
-    def _counter_items(self, t: float) -> list[tuple[str, bytes]]:
-        """The 5 s set of 4.1/5.x: session and lifetime counters."""
+    def _counter_items(self, at: float, first: int = 0) -> list[tuple[str, bytes]]:
+        """The 5 s set of 4.1/5.x (session and lifetime counters), as a burst's items from
+        position `first`: each value is read at its own message's time, so that interleaved
+        bursts (a dump and a 5 s set) never show a counter going down."""
         plan = self.plan
-        energy, elapsed = plan.session(t)
-        total = plan.total_wh(t)
-        day, week, month, year = self._period_starts(t)
+        when = [round(at + (first + i) * STEP, 6) for i in range(7)]
+        energy = plan.session(when[0])[0]
+        elapsed = plan.session(when[1])[1]
+        total, day, week, month, year = (plan.total_wh(t) for t in when[2:])
+        starts = self._period_starts(at)
         return [
             ("session_energy", _num(energy, 2)),
             ("session_elapsed", b"%d" % elapsed),
             ("total_energy", _num(total / 1000.0, 6)),
-            ("total_day", _num((total - day) / 1000.0, 6)),
-            ("total_week", _num((total - week) / 1000.0, 6)),
-            ("total_month", _num((total - month) / 1000.0, 6)),
-            ("total_year", _num((total - year) / 1000.0, 6)),
+            ("total_day", _num((day - starts[0]) / 1000.0, 6)),
+            ("total_week", _num((week - starts[1]) / 1000.0, 6)),
+            ("total_month", _num((month - starts[2]) / 1000.0, 6)),
+            ("total_year", _num((year - starts[3]) / 1000.0, 6)),
         ]
 
     def _period_starts(self, t: float) -> tuple[float, ...]:
@@ -319,7 +324,7 @@ class Renderer:
         """amp, voltage, power every second while charging."""
         rng = random.Random(f"fast/{self.seed}")
         volts = self.plan.volts
-        amp, voltage, power = self.t("amp"), self.t("voltage"), self.t("power")
+        amp, voltage, power = self._topic("amp"), self._topic("voltage"), self._topic("power")
         for phase in self._charging_phases():
             at = math.floor(phase.start - self.tick) + 1.0 + self.tick
             while at + 2 * STEP < phase.end:
@@ -408,7 +413,7 @@ class Renderer:
             ("voltage", b"%d" % volts),
             ("power", b"%d" % round(ma * volts / 1000.0)),
             ("temp", b"%d" % temp),
-            *self._counter_items(at),
+            *self._counter_items(at, first=9),
         ]
         if self.fw == "4.1":
             items.append(("wh", self._wh(at)))

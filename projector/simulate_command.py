@@ -175,12 +175,20 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         count = write_lines(sim.messages(), sys.stdout.buffer)
         where = "written to stdout"
     else:
-        with open(args.output, "wb") as handle:
-            count = write_lines(sim.messages(), handle)
+        try:
+            with open(args.output, "wb") as handle:
+                count = write_lines(sim.messages(), handle)
+        except OSError as exc:
+            print(f"chargelog simulate: {args.output}: {exc.strerror}", file=sys.stderr)
+            return 1
         where = f"written to {args.output}"
     if args.truth:
-        with open(args.truth, "w", encoding="utf-8") as handle:
-            json.dump(truth_document(sim), handle, indent=1)
+        try:
+            with open(args.truth, "w", encoding="utf-8") as handle:
+                json.dump(truth_document(sim), handle, indent=1)
+        except OSError as exc:
+            print(f"chargelog simulate: {args.truth}: {exc.strerror}", file=sys.stderr)
+            return 1
     print(summary(sim, count, where), file=sys.stderr)
     return 0
 

@@ -13,8 +13,21 @@ What the truth can say and the journal cannot:
 - what happened during a broker gap ("gap"): the car charged on, so the cycle did not end there;
 - which values were stale: a "retained" replay says state 3 while nothing charges.
 
+Faults: each requested plug-in fault (pause, fault, reboot, gap, stale_unplug, start_sleeping) is
+put on every charger's first charging plug-in, so that it shows even in a short simulation
+(that plug-in's departure is pushed back until its charge is over), then on each later charging
+plug-in with a 12 % chance; "pause" also brings 3->255->3 (disabled). retained, duplicates and
+junk decorate the stream: a replay when the recording starts and once while idle after the first
+charge, about eight duplicated dumps a day, every junk payload once during the first charge and
+about two more a day. `Simulation.injected` says where each one went.
+
+Side effects that come with the faults, as on real hardware: a power loss ("reboot",
+"stale_unplug") brings the broker's last will 90 s later, then at boot the announce `connected`
+(4.1/5.x), state 0 and an uptime back near 0; after a "gap" a 4.1/5.x charger announces
+`connected` again although it did not restart (its uptime goes on).
+
 The simulated recorder's clock is exact: message times are the events' true times (bursts are
-spread by half a millisecond), truncated to the microsecond.
+spread by half a millisecond), rounded to the microsecond.
 """
 
 from __future__ import annotations

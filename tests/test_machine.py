@@ -108,12 +108,14 @@ def test_open_session_and_cycle_have_no_end() -> None:
 
 
 @pytest.mark.parametrize("firmware", MODERN)
-def test_power_loss_with_counter_rollback(firmware: str) -> None:
-    """Counters saved every 5 min come back lower after a power loss: the cycle ends `reboot`,
-    charging resumes as a new cycle, and counting resumes from the value restored."""
+@pytest.mark.parametrize("off_minutes", [1, 6], ids=["short", "longer-than-a-gap"])
+def test_power_loss_with_counter_rollback(firmware: str, off_minutes: int) -> None:
+    """Counters saved every 5 min come back lower after a power loss: the cycle ends `reboot`
+    (also when the silence was long enough to be a gap), charging resumes as a new cycle, and
+    counting resumes from the value restored."""
     s = Script(firmware=firmware)
     s.idle(1, 1).plug().state(3).charge(17)  # saved at 15 min: 1800 Wh; really 2040 Wh
-    s.power_loss(2).state(3).charge(10).state(2).unplug()
+    s.power_loss(off_minutes).state(3).charge(10).state(2).unplug()
     changes = run(s.messages)
     ((_, wh, cycles),) = summary(changes)
     assert cycles == [(2040.0, "reboot"), (1200.0, "stopped")]
@@ -225,13 +227,30 @@ def test_charger_off_while_the_car_leaves() -> None:
     assert first.unplugged_at == round(last_connected * 1_000_000)
 
 
-def test_retained_replay_of_a_stale_state_changes_nothing() -> None:
-    s = Script(firmware="5.x")
-    s.idle(1, 1).plug().state(3).charge(10)
-    s.send("state", "3", retained=True).send("session_energy", "5", retained=True)
-    s.charge(10).state(2).unplug()
-    ((_, wh, cycles),) = summary(run(s.messages))
-    assert (wh, cycles) == (2400.0, [(2400.0, "stopped")])
+@pytest.mark.parametrize("firmware", GENERATIONS)
+def test_retained_replays_change_nothing(firmware: str) -> None:
+    """A resubscribing recorder gets the broker's retained values, possibly hours old."""
+    clean = Script(firmware=firmware)
+    s = Script(firmware=firmware)
+    for script in (clean, s):
+        script.idle(1, 1)
+    for key, value in (
+        ("state", "3"),
+        ("vehicle", "1"),
+        ("session_energy", "9000"),
+        ("wh", "5"),
+        ("uptime", "1"),
+    ):
+        s.send(key, value, retained=True)  # while nothing is plugged
+    for script in (clean, s):
+        script.plug().state(3).charge(10)
+    s.send("state", "1", retained=True).send("session_energy", "5", retained=True)
+    s.send("wh", "999999", retained=True)
+    for script in (clean, s):
+        script.charge(10).state(2).unplug()
+    assert summary(run(s.messages)) == summary(run(clean.messages))
+    (plugin,) = run(s.messages).plugins.values()
+    assert plugin.flags.get("retained_replay") == 1
 
 
 def test_chargers_interleaved_are_independent() -> None:

@@ -1,0 +1,526 @@
+"""The traffic simulator: deterministic, in time order, the right topics and units per firmware
+generation, each fault where requested and nowhere else, the firmware's cadence, a truth that
+agrees with the counters, and `chargelog simulate` end to end (import file, private broker)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import math
+import subprocess
+import sys
+import threading
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from projector import simulate_command
+from projector.simulator import (
+    FAULTS,
+    FIRMWARES,
+    ChargerSpec,
+    SimMessage,
+    Simulation,
+    SimulationSpec,
+    TruePlugin,
+    default_chargers,
+    parse_faults,
+    simulate,
+)
+from tests.services import PrivateBroker
+
+START = datetime(2026, 1, 5, 12, tzinfo=UTC)  # a Monday noon
+DAYS = 1.0  # the first evening's plug-in (which carries every requested fault) ends inside
+NAMES = {
+    "2.x": "openevse",
+    "2.x-lifetime": "openevse",
+    "4.1": "openevse-4a1b",
+    "5.x": "openevse-ab12",
+}
+LEGACY_KEYS = {"amp", "volt", "wh", "temp1", "temp2", "temp3", "pilot", "state"}
+MODERN_KEYS = {
+    "state", "vehicle", "flags", "status", "pilot", "amp", "voltage", "power", "temp",
+    "session_energy", "session_elapsed", "total_energy", "total_day", "total_week",
+    "total_month", "total_year", "uptime", "time", "srssi", "freeram",
+}  # fmt: skip
+NUMERIC = {"state", "vehicle", "amp", "voltage", "volt", "power", "wh", "session_energy"}
+NUMERIC |= {"session_elapsed", "total_energy", "uptime", "pilot", "temp", "temp1"}
+MAX_W = 7400.0
+
+
+def spec_for(firmware: str, faults: str = "none", days: float = DAYS, seed: int = 1, **kw: float):
+    charger = ChargerSpec(NAMES[firmware], firmware)
+    return SimulationSpec((charger,), START, days, seed, parse_faults(faults), **kw)
+
+
+@cache
+def run(firmware: str, faults: str = "none", days: float = DAYS, **kw: float):
+    sim = simulate(spec_for(firmware, faults, days, **kw))
+    return sim, tuple(sim.messages())
+
+
+def key_of(message: SimMessage) -> str:
+    return message.topic.rpartition("/")[2]
+
+
+def number(payload: bytes) -> float | None:
+    """What a sane reader accepts: a finite, non-negative, not absurd number."""
+    try:
+        value = float(payload)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0 <= value < 1e12 else None
+
+
+def series(messages: Iterable[SimMessage], key: str) -> list[tuple[float, float]]:
+    """(time, value) of the live, readable messages of one key."""
+    out = []
+    for m in messages:
+        if key_of(m) == key and not m.retained and "/announce/" not in m.topic:
+            value = number(m.payload)
+            if value is not None:
+                out.append((m.ts, value))
+    return out
+
+
+def last_before(points: list[tuple[float, float]], t: float) -> float:
+    return points[bisect_left(points, (t,)) - 1][1]
+
+
+def first_after(points: list[tuple[float, float]], t: float) -> tuple[float, float]:
+    return points[bisect_left(points, (t,))]
+
+
+# ---- what each fault looks like on the wire ---------------------------------------------------
+
+
+@dataclass
+class Seen:
+    states: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    retained_values: int = 0
+    duplicates: int = 0
+    junk: int = 0
+    charging_silences: int = 0
+
+    def has(self, run: tuple[int, ...]) -> bool:
+        n = len(run)
+        return any(
+            tuple(seq[i : i + n]) == run for seq in self.states.values() for i in range(len(seq))
+        )
+
+
+def observe(messages: Iterable[SimMessage]) -> Seen:
+    """Per charger: the sequence of distinct live states, and the signs of each fault."""
+    seen = Seen()
+    last_at: dict[str, float] = {}
+    silent_since: dict[str, float] = {}
+    previous = None
+    for m in messages:
+        if m == previous:
+            seen.duplicates += 1
+        previous = m
+        base, _, key = m.topic.rpartition("/")
+        if m.retained:
+            seen.retained_values += "/announce/" not in m.topic
+            continue
+        if key in NUMERIC and number(m.payload) is None:
+            seen.junk += 1
+            continue
+        if base in last_at and m.ts - last_at[base] > 60:
+            silent_since[base] = m.ts
+        last_at[base] = m.ts
+        if key != "state":
+            continue
+        state = int(float(m.payload))
+        seq = seen.states[base]
+        if base in silent_since and seq and seq[-1] == 3 and state == 3:
+            seen.charging_silences += 1
+        silent_since.pop(base, None)
+        if not seq or seq[-1] != state:
+            seq.append(state)
+    return seen
+
+
+SIGNS: dict[str, Callable[[Seen], bool]] = {
+    "pause": lambda s: s.has((3, 254, 3)),
+    "fault": lambda s: s.has((3, 6, 2, 3)),
+    "reboot": lambda s: s.has((3, 0)),
+    "gap": lambda s: s.charging_silences > 0,
+    "retained": lambda s: s.retained_values > 0,
+    "duplicates": lambda s: s.duplicates > 0,
+    "junk": lambda s: s.junk > 0,
+    "stale_unplug": lambda s: s.has((2, 0, 1)),
+    "start_sleeping": lambda s: s.has((1, 254, 3)),
+}
+assert set(SIGNS) == set(FAULTS)
+
+
+def signs(firmware: str, faults: str) -> frozenset[str]:
+    seen = observe(run(firmware, faults)[1])
+    return frozenset(name for name, sign in SIGNS.items() if sign(seen))
+
+
+@pytest.mark.parametrize("firmware", FIRMWARES)
+def test_every_fault_shows_when_all_are_requested(firmware: str) -> None:
+    assert signs(firmware, "all") == set(FAULTS)
+
+
+@pytest.mark.parametrize("firmware", FIRMWARES)
+def test_no_fault_shows_when_none_is_requested(firmware: str) -> None:
+    assert signs(firmware, "none") == set()
+
+
+@pytest.mark.parametrize(
+    ("firmware", "fault"),
+    [("2.x", f) for f in FAULTS] + [("5.x", f) for f in ("reboot", "gap", "stale_unplug")],
+)
+def test_a_requested_fault_shows_alone(firmware: str, fault: str) -> None:
+    assert signs(firmware, fault) == {fault}
+
+
+@pytest.mark.parametrize("firmware", FIRMWARES)
+def test_injected_lists_exactly_the_requested_faults(firmware: str) -> None:
+    for faults in ("all", "none", "pause,junk"):
+        sim = simulate(spec_for(firmware, faults))
+        assert {i.fault for i in sim.injected} == parse_faults(faults)
+
+
+# ---- order, determinism ---------------------------------------------------------------------
+
+
+def digest(messages: Iterable[SimMessage]) -> str:
+    h = hashlib.sha256()
+    for m in messages:
+        h.update(m.line() + (b" R\n" if m.retained else b"\n"))
+    return h.hexdigest()
+
+
+def fleet_spec(seed: int) -> SimulationSpec:
+    chargers = default_chargers(3, ["2.x", "2.x-lifetime", "5.x"], seed)
+    return SimulationSpec(chargers, START, 0.5, seed, parse_faults("all"))
+
+
+def test_same_seed_same_traffic_and_truth() -> None:
+    a, b = simulate(fleet_spec(7)), simulate(fleet_spec(7))
+    assert a.truth == b.truth
+    assert a.injected == b.injected
+    first = digest(a.messages())
+    assert first == digest(b.messages()) == digest(a.messages())  # messages() starts afresh
+    assert digest(simulate(fleet_spec(8)).messages()) != first
+
+
+@pytest.mark.parametrize("faults", ["none", "all"])
+def test_messages_in_time_order_within_the_simulation(faults: str) -> None:
+    spec = SimulationSpec(default_chargers(4, FIRMWARES), START, 0.5, 3, parse_faults(faults))
+    last = spec.start_ts
+    chargers = set()
+    for m in simulate(spec).messages():
+        assert last <= m.ts < spec.end_ts
+        last = m.ts
+        chargers.add(m.topic.split("/")[0])
+    assert {c.name for c in spec.chargers} <= chargers
+
+
+def test_chargers_are_interleaved_lazily() -> None:
+    """Months of traffic must not be built in memory: the first message comes at once."""
+    spec = SimulationSpec(default_chargers(4, FIRMWARES), START, 365.0, 1, parse_faults("all"))
+    began = time.monotonic()
+    stream = simulate(spec).messages()
+    first = [next(stream) for _ in range(1000)]
+    assert time.monotonic() - began < 5.0
+    assert len({m.topic.split("/")[0] for m in first}) == 4
+
+
+# ---- topics and units, per firmware -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("firmware", "keys"),
+    [
+        ("2.x", LEGACY_KEYS),
+        ("2.x-lifetime", LEGACY_KEYS),
+        ("4.1", MODERN_KEYS | {"wh"}),
+        ("5.x", MODERN_KEYS),
+    ],
+)
+def test_topics_per_firmware(firmware: str, keys: set[str]) -> None:
+    _, messages = run(firmware)
+    assert {key_of(m) for m in messages} == keys
+    assert {m.topic.rpartition("/")[0] for m in messages} == {NAMES[firmware]}
+
+
+def closed_plugins(sim: Simulation) -> list[TruePlugin]:
+    plugins = [p for p in sim.truth if p.unplugged_at is not None]
+    assert plugins
+    return plugins
+
+
+def test_2x_wh_is_session_watt_seconds_reset_at_plugin() -> None:
+    sim, messages = run("2.x")
+    wh = series(messages, "wh")
+    for plugin in closed_plugins(sim):
+        assert plugin.unplugged_at is not None
+        expected = plugin.energy_wh * 3600.0
+        seen = last_before(wh, plugin.unplugged_at)
+        assert expected - 31 * MAX_W <= seen <= expected + 1, plugin  # a dump is <= 30 s old
+        at, value = first_after(wh, plugin.plugged_at)
+        assert value <= (at - plugin.plugged_at) * MAX_W  # counting from 0 again
+
+
+def test_2x_lifetime_wh_grows_only_at_unplug() -> None:
+    sim, messages = run("2.x-lifetime")
+    wh = series(messages, "wh")
+    unplugs = closed_plugins(sim)
+    changes = [(at, after - before) for (_, before), (at, after) in pairwise(wh) if after != before]
+    assert len(changes) == len(unplugs)
+    for (at, grew), plugin in zip(changes, unplugs, strict=True):
+        assert plugin.unplugged_at is not None
+        assert 0 < at - plugin.unplugged_at <= 31  # the first dump after the unplug
+        assert grew == pytest.approx(plugin.energy_wh, abs=1.0)
+
+
+def test_41_session_energy_resets_at_plugin_not_at_unplug() -> None:
+    sim, messages = run("4.1")
+    energy = series(messages, "session_energy")
+    for plugin in closed_plugins(sim):
+        assert plugin.unplugged_at is not None
+        held = [v for t, v in energy if plugin.unplugged_at < t < plugin.unplugged_at + 60]
+        assert held and min(held) == pytest.approx(plugin.energy_wh, abs=11.0)
+        if plugin.cycles:
+            at, value = first_after(energy, plugin.plugged_at)
+            assert value <= (at - plugin.plugged_at) * MAX_W / 3600.0 + 0.01
+    assert series(messages, "wh") and series(messages, "total_energy")
+
+
+def test_5x_session_energy_resets_right_after_unplug() -> None:
+    sim, messages = run("5.x")
+    energy = series(messages, "session_energy")
+    elapsed = series(messages, "session_elapsed")
+    for plugin in closed_plugins(sim):
+        assert plugin.unplugged_at is not None
+        assert last_before(energy, plugin.unplugged_at) == pytest.approx(plugin.energy_wh, abs=11.0)
+        for points in (energy, elapsed):
+            at, value = first_after(points, plugin.unplugged_at)
+            assert value == 0 and at - plugin.unplugged_at < 1.0
+
+
+def test_5x_total_energy_is_monotonic_and_matches_the_truth() -> None:
+    sim, messages = run("5.x")
+    total = [v for _, v in series(messages, "total_energy")]
+    assert total == sorted(total)
+    charged = sum(p.energy_wh for p in sim.truth) / 1000.0
+    assert total[-1] - total[0] == pytest.approx(charged, abs=0.02)
+
+
+@pytest.mark.parametrize("firmware", ["4.1", "5.x"])
+def test_vehicle_flag_follows_the_car(firmware: str) -> None:
+    sim, messages = run(firmware)
+    spans = [(p.plugged_at, p.unplugged_at or math.inf) for p in sim.truth]
+    for at, value in series(messages, "vehicle"):
+        assert value == any(a <= at < b for a, b in spans)
+
+
+def test_truth_is_plausible() -> None:
+    sim, _ = run("5.x", "all")
+    reasons = set()
+    for plugin in sim.truth:
+        assert plugin.energy_wh <= 42_500
+        bound = plugin.unplugged_at or sim.spec.end_ts
+        previous_end = plugin.plugged_at
+        for cycle in plugin.cycles:
+            end = cycle.ended_at or sim.spec.end_ts
+            assert previous_end <= cycle.started_at < end <= bound
+            assert 0 < cycle.energy_wh <= (end - cycle.started_at) * MAX_W / 3600.0
+            previous_end = end
+            reasons.add(cycle.end_reason)
+    assert {"stopped", "paused", "disabled", "fault", "reboot"} <= reasons
+    assert reasons <= {"stopped", "unplugged", "paused", "disabled", "fault", "reboot", None}
+    quiet, _ = run("5.x")
+    assert {c.end_reason for p in quiet.truth for c in p.cycles} <= {"stopped", "unplugged", None}
+
+
+def test_a_gap_does_not_end_the_cycle_and_hides_everything() -> None:
+    sim, messages = run("5.x", "all")
+    gaps = [i for i in sim.injected if i.fault == "gap"]
+    assert gaps
+    cycles = [c for p in sim.truth for c in p.cycles]
+    for gap in gaps:
+        assert any(c.started_at < gap.start and (c.ended_at or 1e12) > gap.end for c in cycles)
+        assert not [m for m in messages if gap.start <= m.ts < gap.end]
+
+
+def test_stale_unplug_happens_unseen_and_the_counter_carries_on() -> None:
+    sim, messages = run("5.x", "stale_unplug", days=1.5)  # and the next evening's plug-in
+    (off,) = [i for i in sim.injected if i.fault == "stale_unplug"]
+    plugin = next(p for p in sim.truth if p.unplugged_at and off.start < p.unplugged_at < off.end)
+    inside = [m for m in messages if off.start <= m.ts < off.end - 1e-3]  # the boot comes at end
+    assert all(b'"disconnected"' in m.payload for m in inside)  # only the broker's last will
+    energy = series(messages, "session_energy")
+    later = next(p for p in sim.truth if p.plugged_at > off.end and p.cycles)
+    held = [v for t, v in energy if off.start < t < later.plugged_at]
+    assert held and set(held) == {last_before(energy, off.start)}  # no reset was seen...
+    _, value = first_after(energy, later.cycles[0].started_at)
+    assert value >= plugin.energy_wh  # ...so the next plug-in counts on from the old value
+
+
+def test_5x_reboot_rolls_counters_back_by_at_most_5_minutes() -> None:
+    sim, messages = run("5.x", "reboot")
+    energy = series(messages, "session_energy")
+    uptime = series(messages, "uptime")
+    for reboot in (i for i in sim.injected if i.fault == "reboot"):
+        before = last_before(energy, reboot.start)
+        _, after = first_after(energy, reboot.end)
+        assert 0 < before - after <= 300 * MAX_W / 3600.0 + 11
+        assert first_after(uptime, reboot.end)[1] < 10
+
+
+# ---- cadence ------------------------------------------------------------------------------------
+
+
+def intervals(points: list[tuple[float, float]]) -> list[float]:
+    return [b[0] - a[0] for a, b in pairwise(points)]
+
+
+def test_5x_cadence_while_charging() -> None:
+    sim, messages = run("5.x")
+    amps, energy = series(messages, "amp"), series(messages, "session_energy")
+    cycles = [c for p in sim.truth for c in p.cycles if c.ended_at]
+    assert cycles
+    for cycle in cycles:
+        assert cycle.ended_at is not None
+        span = cycle.ended_at - cycle.started_at
+        dumps = span / 30.0
+        n_amp = sum(cycle.started_at < t < cycle.ended_at for t, _ in amps)
+        n_energy = sum(cycle.started_at < t < cycle.ended_at for t, _ in energy)
+        assert n_amp == pytest.approx(span + dumps, abs=3)
+        assert n_energy == pytest.approx(span / 5.0 + dumps, abs=3)
+
+
+@pytest.mark.parametrize(("firmware", "key"), [("5.x", "uptime"), ("2.x", "temp1")])
+def test_a_dump_about_every_30_seconds(firmware: str, key: str) -> None:
+    _, messages = run(firmware)
+    gaps = intervals(series(messages, key))
+    assert min(gaps) > 29.5 and max(gaps) < 30.6
+
+
+def test_idle_traffic_can_be_thinned_without_missing_a_charge() -> None:
+    sim, messages = run("5.x", idle_dump_interval=600.0)
+    dumps = series(messages, "uptime")
+    assert len(dumps) < len(run("5.x")[1]) / 2 and max(intervals(dumps)) <= 600.5
+    for cycle in (c for p in sim.truth for c in p.cycles if c.ended_at):
+        in_cycle = [t for t, _ in dumps if cycle.started_at < t < cycle.ended_at]
+        assert in_cycle and in_cycle[0] - cycle.started_at <= 30.5
+        assert max(intervals([(t, 0) for t in in_cycle]), default=0) < 30.6
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+
+def cli(*args: str, config: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "chargelog.cli"]
+    if config is not None:
+        command += ["--config", str(config)]
+    return subprocess.run([*command, *args], capture_output=True, timeout=120, **kw)
+
+
+SMALL = ["--start", "2026-01-05", "--days", "1", "--seed", "3", "--faults", "all"]
+
+
+def test_cli_output_is_the_simulation() -> None:
+    args = ["--chargers", "2", "--firmware", "2.x,2.x-lifetime", *SMALL]
+    done = cli("simulate", *args, "--output", "-")
+    assert done.returncode == 0, done.stderr
+    parser = argparse.ArgumentParser()
+    simulate_command.add_parser(parser.add_subparsers())
+    spec = simulate_command.build_spec(parser.parse_args(["simulate", *args, "--output", "-"]))
+    expected = io.BytesIO()
+    count = simulate_command.write_lines(simulate(spec).messages(), expected)
+    assert done.stdout == expected.getvalue()
+    assert f"simulated {count} messages" in done.stderr.decode()
+    assert [ChargerSpec("openevse", "2.x"), ChargerSpec("openevse2", "2.x-lifetime")] == list(
+        spec.chargers
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--firmware", "3.x"], "unknown firmware '3.x'"),
+        (["--faults", "pause,meteor"], "unknown fault 'meteor'"),
+        (["--days", "0"], "must be more than 0"),
+        (["--speed", "-1"], "0 (as fast as possible) or more"),
+    ],
+)
+def test_cli_rejects_bad_options(args: list[str], error: str) -> None:
+    done = cli("simulate", *args, "--output", "-")
+    assert done.returncode == 2 and error in done.stderr.decode()
+
+
+def test_output_file_imports_without_a_skipped_line(tmp_path: Path) -> None:
+    capture, truth = tmp_path / "capture.txt", tmp_path / "truth.json"
+    done = cli("simulate", *SMALL, "--output", str(capture), "--truth", str(truth))
+    assert done.returncode == 0, done.stderr
+    lines = capture.read_bytes().count(b"\n")
+    assert lines > 10_000 and truth.stat().st_size > 0
+    config = tmp_path / "import.ini"
+    config.write_text(f"[database]\nurl = sqlite:///{tmp_path / 'journal.db'}\n")
+    done = cli("import", str(capture), config=config)
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"imported {lines} new message(s) from {lines} line(s); 0 already in the journal; "
+        "0 line(s) skipped"
+    ) in done.stdout.decode()
+
+
+def test_paced_publishing_follows_the_simulated_clock() -> None:
+    messages = [SimMessage(1000.0 + i, "a/b", b"1") for i in range(3)]
+    began = time.monotonic()
+    assert list(simulate_command._paced(messages, speed=10.0)) == messages
+    assert 0.19 <= time.monotonic() - began < 1.0
+
+
+@pytest.mark.mqtt
+@pytest.mark.timeout(60)
+def test_publish_delivers_everything_to_the_broker(tmp_path: Path) -> None:
+    import paho.mqtt.client as mqtt
+
+    # QoS 0 is dropped, not queued, beyond the broker's queue limit if the counter lags.
+    broker = PrivateBroker(tmp_path / "broker", persistence=False, extra="max_queued_messages 0\n")
+    broker.start()
+    received: list[tuple[str, bytes]] = []
+    subscribed = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sim-counter")
+    sub.on_connect = lambda c, *a: c.subscribe("#", qos=0)
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.on_message = lambda c, u, m: received.append((m.topic, m.payload))
+    try:
+        sub.connect("127.0.0.1", broker.port)
+        sub.loop_start()
+        assert subscribed.wait(10)
+        config = tmp_path / "publish.ini"
+        config.write_text(f"[mqtt]\nhost = 127.0.0.1\nport = {broker.port}\n")
+        args = ["--chargers", "2", "--firmware", "2.x,5.x", *SMALL[:2], "--days", "0.5"]
+        args += ["--faults", "junk,duplicates,retained"]
+        done = cli("simulate", *args, "--publish", "--speed", "0", config=config)
+        assert done.returncode == 0, done.stderr
+        count = int(done.stderr.decode().split("simulated ")[1].split()[0])
+        assert count > 20_000
+        deadline = time.monotonic() + 30
+        while len(received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert len(received) == count
+        assert (b"1" in {p for t, p in received if t.endswith("/vehicle")}) is True
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
+        broker.stop()
