@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from projector.machine import Changes, ChargerMachine
-from projector.readings import BadValue, Reading, read
+from projector.machine import ChargerMachine, Changes
+from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
+
+INTEGER_KEYS = frozenset({"state", "vehicle"})
+MAX_ROUTES = 10_000  # distinct topics remembered; beyond it the cache starts over
 
 
 class Fleet:
@@ -15,6 +19,9 @@ class Fleet:
     def __init__(self) -> None:
         self.changes = Changes()
         self.machines: dict[str, ChargerMachine] = {}
+        # topic -> (machine, key), or None for a topic the projection does not read. Topics
+        # repeat all day long: each is split and looked up once.
+        self._routes: dict[str, tuple[ChargerMachine, str] | None] = {}
 
     def machine(self, name: str) -> ChargerMachine:
         machine = self.machines.get(name)
@@ -22,15 +29,33 @@ class Fleet:
             machine = self.machines[name] = ChargerMachine(name, self.changes)
         return machine
 
+    def _route(self, topic: str) -> tuple[ChargerMachine, str] | None:
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()
+        route = None
+        parts = None if topic.startswith(ANNOUNCE_PREFIX) else split_topic(topic)
+        if parts is not None and parts[1] in NUMERIC_KEYS:
+            route = (self.machine(parts[0]), parts[1])
+        self._routes[topic] = route
+        return route
+
     def feed(self, seq: int, t: int, topic: str, payload: bytes, retained: bool) -> None:
         """One journal entry; `t` is its receive time in microseconds."""
-        reading = read(topic, payload)
-        if reading is None:
+        try:
+            route = self._routes[topic]
+        except KeyError:
+            route = self._route(topic)
+        if route is None:
             return
-        if isinstance(reading, Reading):
-            self.machine(reading.charger).feed(seq, t, reading.key, reading.value, retained)
-        elif isinstance(reading, BadValue):
-            self.machine(reading.charger).bad(t)
+        machine, key = route
+        try:
+            value = float(payload)  # bytes straight in: surrounding whitespace is allowed
+        except ValueError:
+            value = math.nan
+        if not (0.0 <= value < math.inf) or (key in INTEGER_KEYS and value != int(value)):
+            machine.bad(t)  # not a finite, non-negative number (NaN fails the comparison)
+            return
+        machine.feed(seq, t, key, value, retained)
 
     def drain(self) -> Changes:
         """The records touched since the last drain."""
@@ -41,7 +66,7 @@ class Fleet:
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
-            "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
+            "machines": {name: m.to_state() for name, m in sorted(self.machines.items())}
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 

@@ -170,6 +170,13 @@ class SqliteStore(Store):
             fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)
 
+    def micros_sql(self, column: str) -> str:
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by strftime, then the fraction.
+        return (
+            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+            f" + CAST(substr({column}, 21, 6) AS INTEGER))"
+        )
+
     def script(self, sql: str) -> None:
         try:
             self.conn.executescript(sql)
