@@ -77,8 +77,7 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
     from journal.migrate import ensure_schema
     from journal.storage import open_store
     from projector.rebuild import rebuild
-    from projector.runner import LIVE, VersionMismatch, project_pass
-    from projector.service import LOCK
+    from projector.runner import LIVE, LOCK, VersionMismatch, project_pass
     from projector.tables import read_checkpoint
 
     with open_store(cfg.database.url) as store:

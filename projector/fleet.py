@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from projector.machine import ChargerMachine, Changes
+from projector.machine import Changes, ChargerMachine
 from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})

@@ -19,10 +19,9 @@ from journal.migrate import ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
 from projector.rebuild import rebuild
-from projector.runner import VersionMismatch, project_pass
+from projector.runner import LOCK, VersionMismatch, project_pass
 
 log = logging.getLogger(__name__)
-LOCK = "projector"
 
 
 class ProjectorService:
