@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from projector.machine import Changes, ChargerMachine
+from projector.machine import GAP_US, Changes, ChargerMachine
 from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})
@@ -22,6 +22,7 @@ class Fleet:
         # topic -> (machine, key), or None for a topic the projection does not read. Topics
         # repeat all day long: each is split and looked up once.
         self._routes: dict[str, tuple[ChargerMachine, str] | None] = {}
+        self.last_any_at: int | None = None  # the newest message from any charger
 
     def machine(self, name: str) -> ChargerMachine:
         machine = self.machines.get(name)
@@ -48,6 +49,12 @@ class Fleet:
         if route is None:
             return
         machine, key = route
+        if not retained:
+            last = self.last_any_at
+            if last is not None and t - last > GAP_US:
+                self.changes.gaps[last] = t  # nothing at all arrived: the recorder's gap
+            if last is None or t > last:
+                self.last_any_at = t
         try:
             value = float(payload)  # bytes straight in: surrounding whitespace is allowed
         except ValueError:
@@ -59,14 +66,18 @@ class Fleet:
 
     def drain(self) -> Changes:
         """The records touched since the last drain."""
-        changes = Changes(dict(self.changes.cycles), dict(self.changes.plugins))
+        changes = Changes(
+            dict(self.changes.cycles), dict(self.changes.plugins), dict(self.changes.gaps)
+        )
         self.changes.cycles.clear()
         self.changes.plugins.clear()
+        self.changes.gaps.clear()
         return changes
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
-            "machines": {name: m.to_state() for name, m in sorted(self.machines.items())}
+            "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
+            "last_any_at": self.last_any_at,
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
@@ -78,4 +89,5 @@ class Fleet:
         data = json.loads(text)
         for name, state in data["machines"].items():
             fleet.machines[name] = ChargerMachine.from_state(name, state, fleet.changes)
+        fleet.last_any_at = data.get("last_any_at")
         return fleet

@@ -51,9 +51,10 @@ class Changes:
 
     cycles: dict[int, Cycle] = field(default_factory=dict)
     plugins: dict[int, Plugin] = field(default_factory=dict)
+    gaps: dict[int, int] = field(default_factory=dict)  # silence start -> end (microseconds)
 
     def __bool__(self) -> bool:
-        return bool(self.cycles or self.plugins)
+        return bool(self.cycles or self.plugins or self.gaps)
 
 
 class ChargerMachine:

@@ -105,7 +105,14 @@ def _commit(
         if m.cycle is not None and not m.cycle.closed
     }
     try:
-        upsert(store, tables, changes.cycles.values(), changes.plugins.values(), open_cycles)
+        upsert(
+            store,
+            tables,
+            changes.cycles.values(),
+            changes.plugins.values(),
+            open_cycles,
+            changes.gaps,
+        )
         advance_checkpoint(store, tables, expected, result.position, fleet.to_json())
         if before_commit is not None:
             before_commit()

@@ -16,7 +16,7 @@ from projector.version import PROJECTOR_VERSION
 
 US = 1_000_000
 CHECKPOINT = "sessions"
-TABLES = ("energySession", "plugin_session", "projection_checkpoint")
+TABLES = ("energySession", "plugin_session", "recorder_gap", "projection_checkpoint")
 CYCLE_COLUMNS = (
     "id",
     "tstamp",
@@ -118,6 +118,7 @@ def upsert(
     cycles: Iterable[Cycle],
     plugins: Iterable[Plugin],
     open_cycles: dict[int, Cycle],
+    gaps: dict[int, int] | None = None,
 ) -> None:
     """Write touched records; the same record written twice leaves one identical row."""
     cycle_rows = [cycle_row(c) for c in sorted(cycles, key=lambda c: c.id)]
@@ -131,6 +132,17 @@ def upsert(
     if plugin_rows:
         store.executemany(
             store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
+        )
+    if gaps:
+        gap_rows = [
+            (micros_text(start), micros_text(end), (end - start) // US)
+            for start, end in sorted(gaps.items())
+        ]
+        store.executemany(
+            store.upsert_sql(
+                tables.name("recorder_gap"), ("started_at", "ended_at", "seconds"), "started_at"
+            ),
+            gap_rows,
         )
 
 

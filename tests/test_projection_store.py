@@ -140,3 +140,25 @@ def test_property_any_split_into_passes_equals_one_rebuild(db_url: str, cuts: li
         incremental = snapshot(store)
         rebuild(store)
         assert snapshot(store) == incremental
+
+
+def test_recorder_gaps_are_found_when_no_charger_is_heard(store: Store) -> None:
+    """A silence of every charger at once is the recorder's (or the broker's) gap."""
+    a = Script(firmware="5.x", charger="openevse-aaaa")
+    a.idle(5, 1)
+    b = Script(firmware="2.x", charger="openevse", t=a.messages[0][0] + 1)
+    b.idle(5, 1)
+    silence_from = max(a.t, b.t)
+    a.wait(900).idle(2, 1)
+    b.t = a.t
+    b.idle(2, 1)
+    c = Script(firmware="5.x", charger="openevse-cccc", t=a.t)
+    c.wait(100).idle(1, 1)  # one charger silent for 100 s while others talk: no gap
+    journal(store, sorted(a.messages + b.messages + c.messages, key=lambda m: m[0]))
+    project_pass(store)
+    rows = store.query("SELECT started_at, ended_at, seconds FROM recorder_gap")
+    store.rollback()
+    assert len(rows) == 1
+    started, ended, seconds = rows[0]
+    assert 880 <= seconds <= 940
+    assert entries.to_micros(started) <= round(silence_from * 1_000_000)
