@@ -215,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_sessions)
 
     from projector import simulate_command
+    from webapp import demo
 
     simulate_command.add_parser(commands)
+    demo.add_parser(commands)
     return parser
 
 

@@ -56,6 +56,11 @@ class SimulationSpec:
     `idle_dump_interval` thins idle traffic: the seconds between full dumps while a charger is not
     charging. The default, 30, is what the firmware does; a larger value keeps long simulations
     small without touching what happens while charging.
+
+    `telemetry_interval` thins charging traffic the same way: amp/voltage/power every that many
+    seconds instead of 1, the counters every max(5, it), the dumps every max(30, it). The
+    energy stays exact (the counters are cumulative); only the resolution of the curves drops.
+    Keep both under the projector's 120 s gap threshold, or every silence looks like a gap.
     """
 
     chargers: tuple[ChargerSpec, ...]
@@ -64,6 +69,7 @@ class SimulationSpec:
     seed: int = 1
     faults: frozenset[str] = field(default_factory=frozenset)
     idle_dump_interval: float = 30.0
+    telemetry_interval: float = 1.0
 
     def __post_init__(self) -> None:
         chargers = tuple(self.chargers)
@@ -82,6 +88,8 @@ class SimulationSpec:
             raise ValueError(f"days must be in (0, 3660], not {self.days}")
         if not 30.0 <= self.idle_dump_interval <= 86400.0:
             raise ValueError("idle_dump_interval must be between 30 and 86400 seconds")
+        if not 1.0 <= self.telemetry_interval <= 110.0:
+            raise ValueError("telemetry_interval must be between 1 and 110 seconds")
         object.__setattr__(self, "chargers", chargers)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "faults", faults)

@@ -325,6 +325,7 @@ class Renderer:
         rng = random.Random(f"fast/{self.seed}")
         volts = self.plan.volts
         amp, voltage, power = self._topic("amp"), self._topic("voltage"), self._topic("power")
+        every = self.spec.telemetry_interval
         for phase in self._charging_phases():
             at = math.floor(phase.start - self.tick) + 1.0 + self.tick
             while at + 2 * STEP < phase.end:
@@ -333,15 +334,16 @@ class Renderer:
                 yield SimMessage(round(at, 6), amp, b"%d" % ma)
                 yield SimMessage(round(at + STEP, 6), voltage, b"%d" % v)
                 yield SimMessage(round(at + 2 * STEP, 6), power, b"%d" % round(ma * v / 1000.0))
-                at += 1.0
+                at += every
 
     def _counters(self) -> Iterator[SimMessage]:
         """session_energy, session_elapsed, total_energy, total_day... every 5 s while charging."""
+        every = max(5.0, self.spec.telemetry_interval)
         for phase in self._charging_phases():
             at = math.floor((phase.start - self.tick) / 5.0) * 5.0 + 5.0 + self.tick + 0.25
             while at + 7 * STEP < phase.end:
                 yield from self.burst(at, self._counter_items(at))
-                at += 5.0
+                at += every
 
     def _dumps(self) -> Iterator[SimMessage]:
         """The full dump about every 30 s (or `idle_dump_interval` while not charging)."""
@@ -377,7 +379,8 @@ class Renderer:
                 yield message
                 if twice:
                     yield message
-            step = DUMP_EVERY if phase.state == CHARGING else idle
+            charging_step = max(DUMP_EVERY, self.spec.telemetry_interval)
+            step = charging_step if phase.state == CHARGING else idle
             following = at + step + rng.uniform(-0.2, 0.2)
             if step > DUMP_EVERY:  # a thinned idle dump must not skip the start of a charge
                 k = bisect_right(run_starts, at)
