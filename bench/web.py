@@ -1,0 +1,198 @@
+"""Web page speed on MariaDB with ten years of sessions for three chargers.
+
+    python bench/web.py                 # 10 years, 3 chargers, 200 requests per URL
+    python bench/web.py --years 2 --requests 50
+
+The history is built in two parts, both from the simulator: the older sessions come from the
+ground truth of a ten-year simulation, written straight into `plugin_session` and
+`energySession` (ten years of raw traffic would be about 200 million journal rows); the last 14
+days are simulated message by message into the journal and projected, so a session detail page
+reads real journal rows. Then the app (the production WSGI server, waitress, on 127.0.0.1) is
+asked for `/`, a session detail page and the full `/sessions.csv`, sequentially, and p50/p95 of
+the response times are printed. Goal: p95 < 100 ms for `/` and the detail page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from journal import entries  # noqa: E402
+from journal.config import Config, DatabaseConfig  # noqa: E402
+from journal.migrate import migrate  # noqa: E402
+from journal.storage import Store, open_store, parse_database_url  # noqa: E402
+from projector.records import Cycle, Plugin  # noqa: E402
+from projector.runner import LIVE, project_pass  # noqa: E402
+from projector.simulator import (  # noqa: E402
+    SimulationSpec,
+    default_chargers,
+    parse_faults,
+    simulate,
+)
+from projector.tables import upsert  # noqa: E402
+from tests.services import MYSQL_ADMIN, free_port  # noqa: E402
+
+US = 1_000_000
+RECENT_DAYS = 14
+HISTORY_IDS = 10**15
+
+
+def history(store: Store, years: float, now: datetime) -> int:
+    """Old sessions from the truth of a long simulation, written straight into the tables."""
+    recent_start = now - timedelta(days=RECENT_DAYS)
+    spec = SimulationSpec(
+        chargers=default_chargers(3, ["5.x", "4.1", "2.x"], seed=11),
+        start=recent_start - timedelta(days=365 * years),
+        days=365 * years,
+        seed=11,
+        faults=parse_faults("pause,fault"),
+    )
+    plugins, cycles = [], []
+    next_id = HISTORY_IDS  # far above any journal position of the recent part
+    for truth in simulate(spec).truth:
+        if truth.unplugged_at is None:
+            continue
+        next_id += 1
+        plugin = Plugin(
+            id=next_id,
+            charger=truth.charger,
+            plugged_at=round(truth.plugged_at * US),
+            last_connected_at=round(truth.unplugged_at * US),
+            unplugged_at=round(truth.unplugged_at * US),
+            energy_wh=truth.energy_wh,
+            cycle_count=len(truth.cycles),
+        )
+        for real in truth.cycles:
+            next_id += 1
+            cycle = Cycle(
+                id=next_id,
+                charger=truth.charger,
+                plugin_id=plugin.id,
+                started_at=round(real.started_at * US),
+                last_charging_at=round((real.ended_at or real.started_at) * US),
+                ended_at=round((real.ended_at or real.started_at) * US),
+                end_reason=real.end_reason,
+                energy_wh=real.energy_wh,
+            )
+            plugin.charging_us += cycle.duration_us()
+            cycles.append(cycle)
+        plugins.append(plugin)
+    for start in range(0, len(plugins), 2000):
+        upsert(store, LIVE, [], plugins[start : start + 2000], {})
+    for start in range(0, len(cycles), 2000):
+        upsert(store, LIVE, cycles[start : start + 2000], [], {})
+    store.commit()
+    return len(plugins)
+
+
+def recent(store: Store, now: datetime) -> int:
+    """The last two weeks as real traffic in the journal, projected."""
+    day = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    spec = SimulationSpec(
+        chargers=default_chargers(3, ["5.x", "4.1", "2.x"], seed=12),
+        start=day - timedelta(days=RECENT_DAYS),
+        days=RECENT_DAYS,
+        seed=12,
+        faults=parse_faults("all"),
+    )
+    batch: list[entries.Row] = []
+    count = 0
+    for message in simulate(spec).messages():
+        stamp = entries.micros_text(round(message.ts * US))
+        batch.append((stamp, message.topic, message.payload, 0, int(message.retained)))
+        if len(batch) >= 20_000:
+            entries.append(store, batch)
+            store.commit()
+            count += len(batch)
+            batch.clear()
+    entries.append(store, batch)
+    store.commit()
+    project_pass(store)
+    return count + len(batch)
+
+
+def timings(url: str, requests: int) -> tuple[float, float, int]:
+    samples = []
+    size = 0
+    for _ in range(requests):
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=60) as response:
+            size = len(response.read())
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
+    return statistics.median(samples), p95, size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=float, default=10.0)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+
+    import mysql.connector
+    from waitress import create_server
+
+    from webapp import create_app
+
+    admin = parse_database_url(MYSQL_ADMIN)
+    name = f"chargelog_bench_web_{uuid.uuid4().hex[:8]}"
+    conn = mysql.connector.connect(
+        host=admin.host, port=admin.port, user=admin.user, password=admin.password
+    )
+    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    auth = admin.user + (f":{admin.password}" if admin.password else "")
+    url = f"mysql://{auth}@{admin.host}:{admin.port}/{name}"
+    server = None
+    try:
+        now = datetime.now(UTC)
+        with open_store(url) as store:
+            migrate(store)
+            started = time.perf_counter()
+            rows = recent(store, now)
+            old = history(store, args.years, now)
+            total = store.query_one("SELECT COUNT(*) FROM plugin_session")
+            detail = store.query_one(
+                "SELECT id FROM plugin_session WHERE id < ? AND cycle_count > 0 "
+                "ORDER BY energy_wh DESC LIMIT 1",
+                (HISTORY_IDS,),
+            )
+            store.rollback()
+        print(
+            f"filled in {time.perf_counter() - started:.0f} s: {old:,} older sessions from the "
+            f"truth, {rows:,} journal rows for the last {RECENT_DAYS} days; "
+            f"{total[0] if total else 0:,} plug-in sessions in all"
+        )
+        cfg = Config(database=DatabaseConfig(url=url))
+        port = free_port()
+        server = create_server(create_app(cfg), host="127.0.0.1", port=port, threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        base = f"http://127.0.0.1:{port}"
+        print(f"{'URL':32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
+        for path, count in (
+            ("/", args.requests),
+            (f"/sessions/{detail[0] if detail else 1}", args.requests),
+            ("/sessions.csv", max(5, args.requests // 10)),
+        ):
+            timings(base + path, 3)  # warm up
+            p50, p95, size = timings(base + path, count)
+            print(f"{path:32} {p50:>8.1f} {p95:>8.1f} {size:>10,}", flush=True)
+    finally:
+        if server is not None:
+            server.close()
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
