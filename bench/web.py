@@ -26,20 +26,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from journal import entries  # noqa: E402
-from journal.config import Config, DatabaseConfig  # noqa: E402
-from journal.migrate import migrate  # noqa: E402
-from journal.storage import Store, open_store, parse_database_url  # noqa: E402
-from projector.records import Cycle, Plugin  # noqa: E402
-from projector.runner import LIVE, project_pass  # noqa: E402
-from projector.simulator import (  # noqa: E402
+from journal import entries
+from journal.config import Config, DatabaseConfig
+from journal.migrate import migrate
+from journal.storage import Store, open_store, parse_database_url
+from projector.records import Cycle, Plugin
+from projector.runner import LIVE, project_pass
+from projector.simulator import (
     SimulationSpec,
     default_chargers,
     parse_faults,
     simulate,
 )
-from projector.tables import upsert  # noqa: E402
-from tests.services import MYSQL_ADMIN, free_port  # noqa: E402
+from projector.tables import upsert
+from tests.services import MYSQL_ADMIN, free_port
 
 US = 1_000_000
 RECENT_DAYS = 14
