@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import binascii
 import calendar
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +16,19 @@ from journal.storage import Store
 Row = tuple[str, str, bytes, int, int]
 COLUMNS = ("received_at", "topic", "payload", "qos", "retained")
 _INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+# The same insert from one JSON array parameter (MariaDB 10.6+): [[received_at, topic,
+# base64 payload, qos, retained], ...], inserted in array order (ORDER BY the ordinality, so seq
+# follows arrival). CONVERT() on the topic is not decoration: MariaDB 10.11 stores a too-long
+# JSON_TABLE column read straight into a shorter column as '' without an error, while an
+# expression gets the strict-mode check ("too long" fails, as it does with VALUES).
+_INSERT_JSON = (
+    f"INSERT INTO journal ({', '.join(COLUMNS)}) "
+    "SELECT j.received_at, CONVERT(j.topic USING utf8mb4), FROM_BASE64(j.payload), j.qos, "
+    "j.retained FROM JSON_TABLE(?, '$[*]' COLUMNS (n FOR ORDINALITY, "
+    "received_at VARCHAR(32) PATH '$[0]', topic LONGTEXT PATH '$[1]', "
+    "payload LONGTEXT PATH '$[2]', qos INT PATH '$[3]', retained INT PATH '$[4]')) AS j "
+    "ORDER BY j.n"
+)
 # Per-row overhead of a multi-row INSERT beyond the payload and topic bytes (escaping can double
 # binary bytes, hence the factor 2 applied in batches_by_size).
 _ROW_OVERHEAD = 64
@@ -80,7 +95,8 @@ def read_raw_after(
 ) -> list[RawEntry]:
     """Like read_after without building datetimes (the replay's hot path). With `keys`, only
     topics ending in `/<key>` come back: the database skips the rest without Python seeing it."""
-    sql = "SELECT seq, received_at, topic, payload, retained FROM journal WHERE seq > ?"
+    micros = store.micros_sql("received_at")
+    sql = f"SELECT seq, {micros}, topic, payload, retained FROM journal WHERE seq > ?"
     params: list[object] = [after_seq]
     if up_to is not None:
         sql += " AND seq <= ?"
@@ -89,8 +105,9 @@ def read_raw_after(
         sql += " AND (" + " OR ".join("topic LIKE ?" for _ in keys) + ")"
         params.extend(f"%/{key}" for key in keys)
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
-    convert = _MicrosCache()
-    return [(int(r[0]), convert(r[1]), r[2], bytes(r[3]), bool(r[4])) for r in rows]
+    return [
+        (r[0], r[1], r[2], r[3] if type(r[3]) is bytes else bytes(r[3]), r[4] == 1) for r in rows
+    ]
 
 
 def last_seq(store: Store) -> int:
@@ -133,11 +150,35 @@ def batches_by_size(rows: Sequence[Row], limit_bytes: int) -> Iterator[Sequence[
 def append(store: Store, rows: Sequence[Row]) -> None:
     """Insert rows in order, in the caller's open transaction (the caller commits)."""
     limit = store.max_statement_bytes() - 1024
+    if store.supports_json_table():
+        _append_json(store, rows, limit)
+        return
     for chunk in batches_by_size(rows, limit):
         if len(chunk) == 1 and 2 * len(chunk[0][2]) + _ROW_OVERHEAD > limit:
             store.execute(_INSERT, chunk[0])  # one large payload: let the server judge it
         else:
             store.executemany(_INSERT, chunk)
+
+
+def _append_json(store: Store, rows: Sequence[Row], limit: int) -> None:
+    """The whole batch as ONE bound parameter, a JSON array the server unpacks into rows: the
+    driver (pure Python here) then escapes one string instead of five values per row, about
+    eight times less client CPU than a multi-row INSERT. Payloads travel base64-encoded, so
+    any bytes survive; ensure_ascii makes the document's length its size in bytes."""
+    b2a = binascii.b2a_base64
+    document = json.dumps(
+        [(r[0], r[1], b2a(r[2], newline=False).decode("ascii"), r[3], r[4]) for r in rows],
+        separators=(",", ":"),
+    )
+    # The driver's escaping at most doubles the document.
+    if 2 * len(document) + len(_INSERT_JSON) <= limit:
+        store.execute(_INSERT_JSON, (document,))
+    elif len(rows) == 1:
+        store.execute(_INSERT, rows[0])  # one large payload: let the server judge it
+    else:
+        half = len(rows) // 2
+        _append_json(store, rows[:half], limit)
+        _append_json(store, rows[half:], limit)
 
 
 def append_imported(store: Store, rows: Sequence[tuple[str, str, bytes, int, int, bytes]]) -> int:

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from journal.config import Config
 from journal.entries import Row, utc_text
-from journal.mqtt_client import build_client, connect_async
+from journal.mqtt_client import build_client, connect_async, puback_writer
 from journal.sdnotify import Notifier
 from journal.spool import Spool
 from journal.storage import open_store, parse_database_url
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 IDLE_TICK = 0.5  # seconds between watchdog pings and database retries when no message comes
 LINGER = 0.002  # a batch waits this long for one more message before it commits
+
+# What the network thread queues for the writer, one per message: receive time (ns since the
+# epoch), topic, payload, qos, retain flag, message id, and the connection generation it came on.
+Received = tuple[int, str, bytes, int, int, int, int]
 
 
 def default_spool_path(cfg: Config) -> Path:
@@ -62,7 +66,10 @@ class Recorder:
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self._queue: deque[tuple[int, mqtt.MQTTMessage, int]] = deque()
+        self._send_pubacks = puback_writer(self.client)
+        if self._send_pubacks is None:
+            log.info("acknowledging one message at a time (this paho-mqtt has no _packet_queue)")
+        self._queue: deque[Received] = deque()
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         # The connection generation: a message id is only meaningful on the connection that
@@ -73,29 +80,51 @@ class Recorder:
         self._ever_connected = False
         self._dropped = 0
         self.received = 0
+        # Most messages seen waiting for the writer: Mosquitto 2.0 does not always keep to the
+        # in-flight window (or Receive Maximum) once acks flow, so this is worth logging.
+        self.queue_peak = 0
 
     # ---- network thread: enqueue only ------------------------------------------------------
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         queue = self._queue
-        if message.qos == 0 and len(queue) >= self.cfg.recorder.max_queue:
+        qos = message.qos
+        if qos == 0 and len(queue) >= self.cfg.recorder.max_queue:
             # Only QoS 0 can pile up beyond the broker's in-flight window; count what we drop.
             self._dropped += 1
             if self._dropped == 1 or self._dropped % 1000 == 0:
                 log.error("queue full: dropped %d QoS 0 message(s)", self._dropped)
             return
-        queue.append((time.time_ns(), message, self._generation))
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # A conforming broker never forwards such a topic; journal it rather than stall.
+            topic = message._topic.decode("utf-8", "replace")
+            log.error("topic is not valid UTF-8, journaled as %r", topic)
+        # Keep only what the journal and the ack need, not paho's message object (an MQTT 5
+        # message carries ~6 KB of Properties): the queue can hold thousands.
+        queue.append(
+            (time.time_ns(), topic, message.payload, qos, message.retain, message.mid,
+             self._generation)
+        )
         if not self._wakeup.is_set():
             self._wakeup.set()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         if reason.is_failure:
-            log.error("broker %s:%s refused the connection: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, reason)
+            log.error(
+                "broker %s:%s refused the connection: %s",
+                self.cfg.mqtt.host, self.cfg.mqtt.port, reason,
+            )
             return
         with self._ack_lock:
             self._generation += 1
         if self._broker_down_since is not None:
-            log.warning("broker connection back after %.1f s", time.monotonic() - self._broker_down_since)
+            log.warning(
+                "broker connection back after %.1f s", time.monotonic() - self._broker_down_since
+            )
             self._broker_down_since = None
         log.info(
             "connected to broker %s:%s as %s (MQTT %s, session present: %s)",
@@ -108,14 +137,18 @@ class Recorder:
             self._ever_connected = True
             self.notifier.ready("connected to the broker")
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
         for topic, reason in zip(self.cfg.mqtt.topics, reasons, strict=False):
             if reason.is_failure:
                 log.error("subscription to %s refused: %s", topic, reason)
             else:
                 log.info("subscribed to %s (granted QoS %s)", topic, reason.value)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         if self._stop.is_set():
             return
         if self._broker_down_since is None:
@@ -125,7 +158,9 @@ class Recorder:
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         if self._broker_down_since is None:
             self._broker_down_since = time.monotonic()
-            log.warning("cannot reach broker %s:%s; retrying", self.cfg.mqtt.host, self.cfg.mqtt.port)
+            log.warning(
+                "cannot reach broker %s:%s; retrying", self.cfg.mqtt.host, self.cfg.mqtt.port
+            )
 
     # ---- the writer: the main thread -------------------------------------------------------
 
@@ -160,33 +195,41 @@ class Recorder:
                 log.info("journaled %d message(s) that arrived during shutdown", len(leftover))
         finally:
             self.writer.close()
-        log.info("recorder stopped after %d message(s)", self.received)
+        log.info(
+            "recorder stopped after %d message(s); at most %d waited in memory",
+            self.received, self.queue_peak,
+        )
         return 0
 
-    def _take(self, limit: int) -> list[tuple[int, mqtt.MQTTMessage, int]]:
+    def _take(self, limit: int) -> list[Received]:
         queue = self._queue
         return [queue.popleft() for _ in range(min(limit, len(queue)))]
 
-    def _collect(self) -> list[tuple[int, mqtt.MQTTMessage, int]]:
+    def _collect(self) -> list[Received]:
         """Group commit: take what is queued, and linger briefly while more keeps arriving."""
         cfg = self.cfg.recorder
         self._wakeup.clear()
         if not self._queue and not self._wakeup.wait(IDLE_TICK):
             return []
+        self.queue_peak = max(self.queue_peak, len(self._queue))
         batch = self._take(cfg.batch_size)
         deadline = time.monotonic() + cfg.flush_interval
         while len(batch) < cfg.batch_size and not self._stop.is_set():
-            self._wakeup.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Sleep through the linger instead of waking for each message that arrives meanwhile:
+            # one wake-up per LINGER, however fast messages come.
+            time.sleep(min(LINGER, remaining))
             if not self._queue:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._wakeup.wait(min(LINGER, remaining)):
-                    break
+                break  # nothing came while we waited
             batch.extend(self._take(cfg.batch_size - len(batch)))
         return batch
 
-    def _persist(self, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+    def _persist(self, batch: list[Received]) -> None:
         rows: list[Row] = [
-            (utc_text(ns), m.topic, m.payload, m.qos, 1 if m.retain else 0) for ns, m, _ in batch
+            (utc_text(ns), topic, payload, qos, 1 if retain else 0)
+            for ns, topic, payload, qos, retain, _, _ in batch
         ]
         self.writer.write(rows)
         self.received += len(rows)
@@ -195,16 +238,22 @@ class Recorder:
                 self.echo.write(f"{topic} {payload.decode('utf-8', 'replace')}\n")
             self.echo.flush()
 
-    def _persist_and_ack(self, batch: list[tuple[int, mqtt.MQTTMessage, int]]) -> None:
+    def _persist_and_ack(self, batch: list[Received]) -> None:
         if not batch:
             return
         self._persist(batch)
         with self._ack_lock:
             generation = self._generation
-            ack = self.client.ack
-            for _, message, delivered_on in batch:
-                if message.qos and delivered_on == generation:
-                    ack(message.mid, message.qos)
+            current = [entry for entry in batch if entry[3] and entry[6] == generation]
+            if not current:
+                return
+            if self._send_pubacks is not None and all(entry[3] == 1 for entry in current):
+                # In arrival order, as one write (QoS 2 never comes: we subscribe at QoS 1).
+                self._send_pubacks([entry[5] for entry in current])
+            else:
+                ack = self.client.ack
+                for _, _, _, qos, _, mid, _ in current:
+                    ack(mid, qos)
 
 
 def run_recorder(cfg: Config, verbose: bool) -> int:

@@ -159,6 +159,6 @@ def test_recorder_gaps_are_found_when_no_charger_is_heard(store: Store) -> None:
     rows = store.query("SELECT started_at, ended_at, seconds FROM recorder_gap")
     store.rollback()
     assert len(rows) == 1
-    started, ended, seconds = rows[0]
+    started, _, seconds = rows[0]
     assert 880 <= seconds <= 940
     assert entries.to_micros(started) <= round(silence_from * 1_000_000)

@@ -83,12 +83,22 @@ class Store(ABC):
     def unlock(self, name: str) -> None: ...
 
     @abstractmethod
+    def micros_sql(self, column: str) -> str:
+        """An expression giving a stored UTC time as integer microseconds since the epoch,
+        computed by the server (cheaper than parsing text or datetimes in Python)."""
+
+    @abstractmethod
     def script(self, sql: str) -> None:
         """Run a migration script of several statements (DDL)."""
 
     @abstractmethod
     def max_statement_bytes(self) -> int:
         """How large one statement may be (MySQL's max_allowed_packet), to size batches."""
+
+    def supports_json_table(self) -> bool:
+        """Whether the server can unpack a JSON array into rows (JSON_TABLE), so that a batch
+        can be inserted with one bound parameter instead of five per row."""
+        return False
 
     def query_one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         rows = self.query(sql, params)

@@ -26,6 +26,12 @@ def _to_format(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _mariadb_version(server_info: str) -> tuple[int, ...]:
+    """(10, 11, 19) from '5.5.5-10.11.19-MariaDB-0+deb12u1'; () when the server is not MariaDB."""
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)-MariaDB", server_info, re.I)
+    return tuple(int(part) for part in match.groups()) if match else ()
+
+
 def _wrap(exc: mysql_errors.Error) -> StorageError:
     if isinstance(exc, mysql_errors.InterfaceError | mysql_errors.OperationalError) or (
         getattr(exc, "errno", None) in _UNAVAILABLE_CODES
@@ -43,6 +49,7 @@ class MysqlStore(Store):
         self.read_only = read_only
         self._conn: Any = None
         self._packet: int | None = None
+        self._json_table = False
 
     @property
     def conn(self) -> Any:
@@ -77,6 +84,9 @@ class MysqlStore(Store):
         except mysql_errors.Error as exc:
             self._conn = None
             raise _wrap(exc) from exc
+        # JSON_TABLE: MariaDB 10.6+ (MySQL 8 has it too, but the journal's use of it is only
+        # tested on MariaDB; MySQL keeps the multi-row INSERT). Known from the handshake.
+        self._json_table = _mariadb_version(str(self._conn.server_info or "")) >= (10, 6)
         log.debug("mysql connection open (%s implementation)", type(self._conn).__name__)
 
     def close(self) -> None:
@@ -176,10 +186,17 @@ class MysqlStore(Store):
         if self._conn is not None:
             self.query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.', ?))", (name,))
 
+    def micros_sql(self, column: str) -> str:
+        # Not UNIX_TIMESTAMP(): MariaDB 10.11 returns NULL for times after 2038.
+        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column})"
+
     def script(self, sql: str) -> None:
         for statement in split_statements(sql):
             self.execute(statement)
         self.commit()
+
+    def supports_json_table(self) -> bool:
+        return self._json_table
 
     def max_statement_bytes(self) -> int:
         if self._packet is None:
