@@ -17,19 +17,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from journal.config import Config, MqttConfig
-from projector.simulator import (
-    FIRMWARES,
-    SimMessage,
-    Simulation,
-    SimulationSpec,
-    default_chargers,
-    parse_faults,
-    parse_list,
-    simulate,
-)
+
+# Only the light definitions at import time: every `chargelog` command builds this parser, and
+# the simulator proper is imported by the sub-command that runs it.
+from projector.sim_model import FIRMWARES, SimMessage, SimulationSpec, parse_faults, parse_list
+
+if TYPE_CHECKING:
+    from projector.simulator import Simulation
 
 FLUSH_EVERY = 2000  # publishes between waits for the client to catch up (bounds its queue)
 CONNECT_TIMEOUT = 10.0
@@ -150,6 +147,8 @@ def build_spec(args: argparse.Namespace, now: datetime | None = None) -> Simulat
     else:
         ago = (now or datetime.now(UTC)) - timedelta(days=args.days)
         start = ago.replace(hour=0, minute=0, second=0, microsecond=0)
+    from projector.simulator import default_chargers
+
     chargers = default_chargers(args.chargers, args.firmware, args.seed, args.base)
     return SimulationSpec(
         chargers, start, args.days, args.seed, args.faults, idle_dump_interval=args.idle_dump
@@ -162,6 +161,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     except ValueError as exc:
         print(f"chargelog simulate: {exc}", file=sys.stderr)
         return 2
+    from projector.simulator import simulate
+
     sim = simulate(spec)
     if args.publish:
         try:
