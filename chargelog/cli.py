@@ -215,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_sessions)
 
     from projector import simulate_command
+    from webapp import commands as web_commands
     from webapp import demo
 
     simulate_command.add_parser(commands)
+    web_commands.add_parser(commands)
     demo.add_parser(commands)
     return parser
 

@@ -23,7 +23,7 @@ from journal.config import Config, DatabaseConfig, WebConfig
 from journal.migrate import migrate
 from journal.storage import Store, open_store
 from projector.runner import project_pass
-from projector.simulator import SimMessage, SimulationSpec, default_chargers, parse_faults, simulate
+from projector.sim_model import SimMessage, SimulationSpec, parse_faults
 
 DAYS = 91
 BATCH = 20_000
@@ -46,6 +46,8 @@ def add_parser(commands: Any) -> None:
 
 
 def demo_spec(days: float, now: datetime) -> SimulationSpec:
+    from projector.simulator import default_chargers
+
     end = datetime(now.year, now.month, now.day, tzinfo=UTC)
     return SimulationSpec(
         chargers=default_chargers(2, ["5.x", "2.x"], seed=3),
@@ -73,6 +75,8 @@ def _batches(messages: Iterator[SimMessage]) -> Iterator[list[entries.Row]]:
 def build(store: Store, spec: SimulationSpec, show_progress: bool) -> tuple[int, int]:
     """Fill the journal and project it; returns (journal rows, plug-in sessions)."""
     from tqdm import tqdm
+
+    from projector.simulator import simulate
 
     migrate(store)
     total = 0

@@ -1,0 +1,103 @@
+"""A real browser on the demo data: Playwright for Python driving Debian's Chromium (headless,
+no browser download). The page must show its totals, draw both charts, expand a session, and
+log no error to the console."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from journal.config import Config, DatabaseConfig
+from journal.storage import open_store
+from tests.services import free_port
+from webapp.demo import build, demo_spec
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from waitress import create_server
+
+    from webapp import create_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    with open_store(url) as store:
+        build(store, demo_spec(30, datetime.now(UTC)), show_progress=False)
+    port = free_port()
+    server = create_server(
+        create_app(Config(database=DatabaseConfig(url=url))), host="127.0.0.1", port=port
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+def number(text: str) -> float:
+    """The first number in a text as the page shows it (thousands separators, a unit after)."""
+    match = re.search(r"\d[\d,]*(?:\.\d+)?", text)
+    assert match, f"no number in {text!r}"
+    return float(match.group(0).replace(",", ""))
+
+
+def test_sessions_page_in_chromium(demo_site: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with urllib.request.urlopen(f"{demo_site}/api/sessions", timeout=30) as response:
+        sessions = json.load(response)
+    assert sessions, "the demo has sessions"
+    total_kwh = sum(s["energy_wh"] for s in sessions) / 1000
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(demo_site + "/", wait_until="networkidle")
+
+            # the same total as the API, to the last digit shown (rounded once, half up)
+            shown = Decimal(str(total_kwh)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            assert number(page.inner_text("#total-all [data-total=kwh]")) == float(shown)
+            assert number(page.inner_text("#total-all [data-total=count]")) == len(sessions)
+
+            for chart in ("#chart-daily", "#chart-monthly"):
+                page.wait_for_selector(f"{chart}[data-drawn=true]", timeout=10_000)
+                box = page.locator(chart).bounding_box()
+                assert box is not None and box["width"] > 100 and box["height"] > 50
+
+            first = page.locator("details.session").first
+            assert first.get_attribute("open") is None
+            first.locator("summary").click()
+            assert first.get_attribute("open") is not None
+            assert first.locator("table, .cycles, li").count() > 0
+
+            page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
+            assert (tmp_path / "sessions.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+    assert problems == []

@@ -1,0 +1,100 @@
+"""Health `/health`: is logging working? Per charger the last message and the firmware the
+counters reveal, the journal's size and newest message, where the projector stands, and the
+recorder's silences over the last 30 days. HTML for people, JSON with Accept: application/json.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template
+
+from projector.status import (
+    ChargerStatus,
+    ProjectionStatus,
+    charger_statuses,
+    projection_status,
+    recorder_gaps,
+)
+from webapp.db import get_db
+from webapp.security import wants_json
+
+bp = Blueprint("health", __name__)
+GAP_WINDOW = timedelta(days=30)
+Gap = tuple[datetime, datetime, int]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _lag_s(status: ProjectionStatus) -> int | None:
+    """How far behind the journal the projection's newest entry is, in seconds."""
+    newest, projected = status.journal_newest_at, status.projected_newest_at
+    if newest is None or projected is None:
+        return None
+    return max(0, int((newest - projected).total_seconds()))
+
+
+def as_json(
+    chargers: list[ChargerStatus], status: ProjectionStatus, gaps: list[Gap], now: datetime
+) -> dict[str, Any]:
+    """The health page as JSON: times ISO 8601 UTC with a Z, like the API."""
+    return {
+        "now": _iso(now),
+        "chargers": [
+            {
+                "name": c.name,
+                "last_message_at": _iso(c.last_message_at),
+                "firmware": c.firmware,
+                "state": c.state,
+                "plugged": c.plugged,
+                "charging": c.charging,
+                "bad_values": c.bad_values,
+            }
+            for c in chargers
+        ],
+        "journal": {
+            "position": status.journal_position,
+            "newest_at": _iso(status.journal_newest_at),
+        },
+        "projector": {
+            "position": status.projected_position,
+            "newest_at": _iso(status.projected_newest_at),
+            "lag_entries": status.lag_entries,
+            "lag_s": _lag_s(status),
+            "version": status.projector_version,
+            "updated_at": _iso(status.updated_at),
+        },
+        "gaps_days": GAP_WINDOW.days,
+        "gaps": [
+            {"started_at": _iso(start), "ended_at": _iso(end), "seconds": seconds}
+            for start, end, seconds in gaps
+        ],
+    }
+
+
+@bp.route("/health")
+def show() -> Response:
+    """HTML for people, JSON for `Accept: application/json` (Vary: Accept)."""
+    now = datetime.now(UTC)
+    db = get_db()
+    chargers = charger_statuses(db)
+    status = projection_status(db)
+    gaps = recorder_gaps(db, now - GAP_WINDOW)
+    if wants_json():
+        response = jsonify(as_json(chargers, status, gaps, now))
+    else:
+        page = render_template(
+            "health.html",
+            chargers=chargers,
+            status=status,
+            lag_s=_lag_s(status),
+            gaps=gaps,
+            gap_days=GAP_WINDOW.days,
+            now=now,
+        )
+        response = Response(page, mimetype="text/html")
+    response.vary.add("Accept")
+    return response

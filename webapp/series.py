@@ -1,0 +1,192 @@
+"""Power and energy over one plug-in session, from the raw journal, for the detail chart.
+
+The journal has no index on time, only on seq, and a session's ids are journal positions: its
+messages lie between its own id (the plug-in message) and the next plug-in on the same charger.
+A search on seq (received_at grows with seq: one writer, arrival order) narrows that to the
+unplug. A short session is read whole; a long one (every charger's messages count, so three busy
+chargers make ~20 rows a second) is sampled: evenly spaced slices of the seq range, each long
+enough (WINDOW_S) to hold a full dump of any firmware, about SAMPLE_ROWS rows in all. Either way
+the database averages each of at most MAX_POINTS time buckets per topic, so the cost is bounded
+whatever the session's length: one primary-key range lookup per slice, and at most a few thousand
+aggregated rows to Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from journal.entries import last_seq, micros_text, to_micros
+from journal.storage import Store
+from projector.runner import LIVE
+from projector.tables import read_checkpoint
+from webapp.buckets import stamp
+from webapp.queries import SessionRow, next_plugin_id
+
+MAX_POINTS = 1000
+KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh")
+COUNTERS = {"session_energy": 1.0, "total_energy": 1000.0, "wh": None}  # to Wh; None: per charger
+SAMPLE_ROWS = 40_000  # journal positions read at most; longer sessions are sampled in slices
+WINDOW_S = 35.0  # a slice's length in time: 2.x and idle chargers dump every 30 s
+PROBES = 64  # journal positions looked up per query while finding the unplug's position
+PLAUSIBLE = 1e9  # readings outside 0..PLAUSIBLE are junk (the projector ignores them too)
+MAX_POWER_W = 50_000.0  # an energy step faster than this is a bad reading, not charging
+US = 1_000_000
+
+
+def _bucket_sql(store: Store) -> tuple[str, str]:
+    """(bucket index of received_at from a start time and a width in us, payload as a number)."""
+    if store.dialect == "sqlite":
+        return (
+            "CAST((julianday(received_at) - julianday(?)) * 86400000000.0 / ? AS INTEGER)",
+            "CAST(payload AS REAL)",
+        )
+    return "FLOOR(TIMESTAMPDIFF(MICROSECOND, ?, received_at) / ?)", "CAST(payload AS DOUBLE)"
+
+
+def _last_seq_until(store: Store, moment_us: int, low: int, high: int) -> int:
+    """The last seq in [low, high] received at or before a moment: each query reads the time at
+    PROBES positions (primary-key lookups) and keeps the one interval that holds the answer."""
+    while high - low > PROBES:
+        step = (high - low) / PROBES
+        probes = sorted({round(low + step * i) for i in range(1, PROBES)})
+        marks = ", ".join("?" for _ in probes)
+        rows = store.query(
+            f"SELECT seq, received_at FROM journal WHERE seq IN ({marks}) ORDER BY seq", probes
+        )
+        before = [int(seq) for seq, at in rows if to_micros(at) <= moment_us]
+        after = [int(seq) for seq, at in rows if to_micros(at) > moment_us]
+        new_low = max([low, *before])
+        new_high = min([high, *(seq - 1 for seq in after if seq > new_low)])
+        if (new_low, new_high) == (low, high):
+            break
+        low, high = new_low, new_high
+    row = store.query_one(
+        "SELECT MAX(seq) FROM journal WHERE seq >= ? AND seq <= ? AND received_at <= ?",
+        (low, high, micros_text(moment_us)),
+    )
+    return int(row[0]) if row and row[0] is not None else low
+
+
+def _slices(low: int, high: int, seconds: float) -> tuple[int, int, int]:
+    """(count, step, size) of the seq slices to read: the whole range when it is small."""
+    span = high - low + 1
+    if span <= SAMPLE_ROWS:
+        return 1, span, span
+    size = min(SAMPLE_ROWS, max(1, round(span / max(seconds, 1.0) * WINDOW_S)))
+    count = max(2, min(MAX_POINTS, SAMPLE_ROWS // size))
+    return count, (span - size) // (count - 1), size  # the last slice ends at `high`
+
+
+def _wh_scale(store: Store, charger: str) -> float:
+    """2.x's `wh` is watt-seconds up to 2.7.5 and lifetime Wh after: the projector decided which."""
+    checkpoint = read_checkpoint(store, LIVE)
+    if checkpoint is None:
+        return 1.0
+    machine = json.loads(checkpoint.machine_state).get("machines", {}).get(charger, {})
+    return float(machine.get("wh_scale") or 1.0)
+
+
+def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str, Any]:
+    """{"t": [unix s], "power_kw": [...], "energy_kwh": [...], "sampled": bool}; None where
+    nothing was heard."""
+    start = session.plugged_at
+    end = session.unplugged_at or now
+    start_us, end_us = to_micros(stamp(start)), to_micros(stamp(end))
+    following = next_plugin_id(store, session)
+    top = following - 1 if following is not None else last_seq(store)
+    high = _last_seq_until(store, end_us, session.id, top) if session.unplugged_at else top
+    width = max(US, (end_us - start_us) // MAX_POINTS + 1)
+    count, step, size = _slices(session.id, high, (end_us - start_us) / US)
+    bucket, value = _bucket_sql(store)
+    marks = ", ".join("?" for _ in KEYS)
+    # One slice per row of the recursive CTE; each is a primary-key range on the journal.
+    rows = store.query(
+        "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
+        f"SELECT j.topic, {bucket} AS b, AVG({value}), MAX({value}) "
+        "FROM slice JOIN journal j ON j.seq >= ? + slice.k * ? AND j.seq < ? + slice.k * ? + ? "
+        f"WHERE j.topic IN ({marks}) AND j.received_at >= ? AND j.received_at <= ? "
+        f"AND {value} BETWEEN 0 AND ? GROUP BY j.topic, b",
+        [
+            count - 1,
+            stamp(start),
+            width,
+            session.id,
+            step,
+            session.id,
+            step,
+            size,
+            *(f"{session.charger}/{k}" for k in KEYS),
+            stamp(start),
+            stamp(end),
+            PLAUSIBLE,
+        ],
+    )
+    store.rollback()
+    buckets: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for topic, index, mean, peak in rows:
+        buckets[int(index)][str(topic).rpartition("/")[2]] = (float(mean), float(peak))
+    order = sorted(buckets)
+    times = [(start_us + i * width + width // 2) / US for i in order]
+    power = [_power(buckets[i]) for i in order]
+    energy = _energy(
+        store,
+        session.charger,
+        [buckets[i] for i in order],
+        times,
+        start_us / US,
+        width / US / 2,
+    )
+    return {
+        "sampled": count > 1,
+        "t": [round(t, 1) for t in times],
+        "power_kw": [None if p is None else round(p / 1000, 3) for p in power],
+        "energy_kwh": [None if e is None else round(e / 1000, 3) for e in energy],
+    }
+
+
+def _power(values: dict[str, tuple[float, float]]) -> float | None:
+    """Watts: the `power` topic, else amps (mA) times volts."""
+    if "power" in values:
+        return values["power"][0]
+    volts = values.get("voltage") or values.get("volt")
+    if "amp" in values and volts:
+        return values["amp"][0] / 1000 * volts[0]
+    return None
+
+
+def _energy(
+    store: Store,
+    charger: str,
+    values: list[dict[str, tuple[float, float]]],
+    times: list[float],
+    start: float,
+    half_width: float,
+) -> list[float | None]:
+    """Wh since the plug-in: the sum of the best counter's increases, as the projector counts
+    (a drop is a reset or a rollback and adds nothing; an impossible jump is a bad reading).
+    A per-session counter (session_energy, 2.x's watt-seconds) counts from 0 at the plug-in
+    when its first reading could have been charged since; a lifetime one from its first reading.
+    """
+    key = next((k for k in COUNTERS if any(k in v for v in values)), None)
+    if key is None:
+        return [None] * len(values)
+    scale = COUNTERS[key] or _wh_scale(store, charger)
+    per_session = key == "session_energy" or (key == "wh" and scale < 1)
+    out: list[float | None] = []
+    total, previous, previous_t = 0.0, None, 0.0
+    for bucket, moment in zip(values, times, strict=True):
+        if key in bucket:
+            reading = bucket[key][1] * scale
+            if previous is None:
+                since_plugin = MAX_POWER_W * (moment + half_width - start) / 3600
+                fresh = per_session and reading <= since_plugin
+                previous, previous_t = (0.0, start) if fresh else (reading, moment)
+            step = reading - previous
+            if step <= MAX_POWER_W * max(moment + half_width - previous_t, 1.0) / 3600:
+                total += max(step, 0.0)
+                previous, previous_t = reading, moment
+        out.append(total if previous is not None else None)
+    return out

@@ -1,0 +1,100 @@
+"""The sessions page `/`: plug-ins newest first, grouped by local month with month, year and
+overall totals, filters, paging, the live session, and the charts (drawn by static/charts.js
+from the /api/totals endpoints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
+
+from flask import Blueprint, current_app, render_template, request
+
+from projector.status import charger_statuses
+from webapp.buckets import add_months, local_month, month_range, year_range
+from webapp.db import get_db
+from webapp.params import int_arg, parse_filters
+from webapp.queries import (
+    SessionRow,
+    charger_names,
+    has_sessions,
+    live_sessions,
+    page_of_sessions,
+)
+from webapp.totals import Totals, range_totals
+
+bp = Blueprint("sessions", __name__)
+MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class MonthGroup:
+    """The sessions of one local month on this page, with the whole month's totals."""
+
+    year: int
+    month: int
+    sessions: list[SessionRow]
+    totals: Totals
+
+    @property
+    def key(self) -> str:
+        """YYYY-MM, for ids and the month filter."""
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def title(self) -> str:
+        """The month as people say it."""
+        return date(self.year, self.month, 1).strftime("%B %Y")
+
+    @property
+    def partial(self) -> bool:
+        """Whether some of the month's sessions are on another page."""
+        return len(self.sessions) < self.totals.count
+
+
+@bp.route("/")
+def index() -> str:
+    """The sessions page: one page of sessions, whole-bucket totals, live banner."""
+    zone = current_app.config["SITE_ZONE"]
+    size: int = current_app.config["PAGE_SIZE"]
+    filters = parse_filters(request.args)
+    page = int_arg(request.args, "page", 1, 1, MAX_PAGE)
+    filt = filters.session_filter(zone)
+    db = get_db()
+    sessions = page_of_sessions(db, filt, size, (page - 1) * size)
+    months = list(dict.fromkeys(local_month(s.plugged_at, zone) for s in sessions))
+    years = list(dict.fromkeys(year for year, _ in months))
+    totals = range_totals(
+        db,
+        filt,
+        [(None, None)]
+        + [month_range(y, m, zone) for y, m in months]
+        + [year_range(y, zone) for y in years],
+    )
+    overall, month_totals = totals[0], dict(zip(months, totals[1:], strict=False))
+    year_totals = dict(zip(years, totals[1 + len(months) :], strict=True))
+    groups = [
+        MonthGroup(y, m, list(rows), month_totals[(y, m)])
+        for (y, m), rows in groupby(sessions, key=lambda s: local_month(s.plugged_at, zone))
+    ]
+    statuses = charger_statuses(db)
+    first_day, last_day = filters.first, filters.last
+    if filters.month:
+        first_day = date(*filters.month, 1)
+        last_day = date(*add_months(*filters.month, 1), 1) - timedelta(days=1)
+    return render_template(
+        "sessions.html",
+        filters=filters,
+        first_day=first_day,
+        last_day=last_day,
+        page=page,
+        pages=max(1, -(-overall.count // size)),
+        groups=groups,
+        overall=overall,
+        year_totals=year_totals,
+        live=live_sessions(db, statuses),
+        charging={s.name for s in statuses if s.charging},
+        chargers=charger_names(db),
+        empty_install=overall.count == 0 and not has_sessions(db),
+        now=datetime.now(UTC),
+    )
