@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from journal.entries import to_micros, utc_text
+from journal.entries import to_micros
 from journal.storage import Store
 
 IN_CHUNK = 500
@@ -45,7 +45,7 @@ def iso(value: Any) -> str | None:
 
 
 def _text(moment: datetime) -> str:
-    return utc_text(int(moment.timestamp()) * 1_000_000_000)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _flag_names(raw: str) -> tuple[list[str], dict[str, int]]:
@@ -53,7 +53,9 @@ def _flag_names(raw: str) -> tuple[list[str], dict[str, int]]:
     return sorted(details), details
 
 
-def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[dict[str, Any]]:
+def filter_sql(filt: SessionFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause on plugin_session for a filter: every view (CLI, page, CSV, API)
+    selects with this one, so they always agree on what a filter means."""
     where, params = ["1 = 1"], []
     if filt.start is not None:
         where.append("plugged_at >= ?")
@@ -64,9 +66,14 @@ def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[d
     if filt.charger:
         where.append("charger = ?")
         params.append(filt.charger)
+    return " AND ".join(where), params
+
+
+def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[dict[str, Any]]:
+    where, params = filter_sql(filt)
     rows = store.query(
         "SELECT id, charger, plugged_at, unplugged_at, energy_wh, charging_s, cycle_count, flags "
-        f"FROM plugin_session WHERE {' AND '.join(where)} ORDER BY plugged_at, id",
+        f"FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
         params,
     )
     cycles = _cycles_of(store, [int(r[0]) for r in rows])
@@ -91,20 +98,31 @@ def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[d
     return sessions
 
 
-def _cycles_of(store: Store, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {}
+def cycle_rows(store: Store, ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The energySession rows of some plug-in sessions, by session id, oldest first, as
+    (id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, counter_start,
+    counter_end, end_reason, flags); chunked so a long history never makes a huge IN list."""
+    found: dict[int, list[tuple[Any, ...]]] = {}
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
         marks = ", ".join("?" for _ in chunk)
         rows = store.query(
-            "SELECT id, plugin_id, started_at, ended_at, energy_wh, end_reason, sdur, "
-            "peak_power_w, flags, counter_start, counter_end "
+            "SELECT id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, "
+            "counter_start, counter_end, end_reason, flags "
             f"FROM energySession WHERE plugin_id IN ({marks}) ORDER BY started_at, id",
             chunk,
         )
-        for cid, plugin_id, started, ended, energy, reason, sdur, peak, flags, c0, c1 in rows:
+        for row in rows:
+            found.setdefault(int(row[1]), []).append(row)
+    return found
+
+
+def _cycles_of(store: Store, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {}
+    for plugin_id, rows in cycle_rows(store, ids).items():
+        for cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows:
             names, details = _flag_names(flags)
-            found.setdefault(int(plugin_id), []).append(
+            found.setdefault(plugin_id, []).append(
                 {
                     "id": int(cid),
                     "started_at": iso(started),

@@ -10,12 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from journal.storage import Store
-from projector.sessions import SessionFilter
+from projector.sessions import SessionFilter, cycle_rows, filter_sql
 from projector.status import ChargerStatus
 from webapp.buckets import micros_sql, stamp, utc
-from webapp.totals import filter_sql
 
-IN_CHUNK = 500
 _SESSION_COLUMNS = (
     "id, charger, plugged_at, unplugged_at, energy_wh, charging_s, cycle_count, flags"
 )
@@ -106,32 +104,24 @@ def session_by_id(store: Store, session_id: int) -> SessionRow | None:
 
 def cycles_of(store: Store, ids: list[int]) -> dict[int, list[CycleRow]]:
     """The cycles of some sessions, by session id, oldest first."""
-    found: dict[int, list[CycleRow]] = {}
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store.query(
-            "SELECT id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, "
-            "counter_start, counter_end, end_reason, flags "
-            f"FROM energySession WHERE plugin_id IN ({marks}) ORDER BY started_at, id",
-            chunk,
-        )
-        for cid, plugin_id, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows:
-            found.setdefault(int(plugin_id), []).append(
-                CycleRow(
-                    id=int(cid),
-                    started_at=utc(started),  # type: ignore[arg-type]
-                    ended_at=utc(ended),
-                    wh=float(energy),
-                    charging_s=int(sdur),
-                    peak_power_w=None if peak is None else float(peak),
-                    counter_start=None if c0 is None else float(c0),
-                    counter_end=None if c1 is None else float(c1),
-                    end_reason=reason,
-                    flags=_flags(flags),
-                )
+    return {
+        plugin_id: [
+            CycleRow(
+                id=int(cid),
+                started_at=utc(started),  # type: ignore[arg-type]
+                ended_at=utc(ended),
+                wh=float(energy),
+                charging_s=int(sdur),
+                peak_power_w=None if peak is None else float(peak),
+                counter_start=None if c0 is None else float(c0),
+                counter_end=None if c1 is None else float(c1),
+                end_reason=reason,
+                flags=_flags(flags),
             )
-    return found
+            for cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows
+        ]
+        for plugin_id, rows in cycle_rows(store, ids).items()
+    }
 
 
 def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:

@@ -14,8 +14,8 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from journal.storage import Store
-from projector.sessions import SessionFilter
-from webapp.buckets import Range, add_months, clip, day_range, month_range, stamp
+from projector.sessions import SessionFilter, filter_sql
+from webapp.buckets import Range, add_months, clip, day_range, month_range
 
 CHUNK = 100  # buckets per statement (SQLite allows 500 terms in one compound SELECT)
 
@@ -36,21 +36,6 @@ class Totals:
             "energy_kwh": round(self.wh / 1000, 6),
             "charging_s": self.charging_s,
         }
-
-
-def filter_sql(filt: SessionFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause of projector.sessions.list_sessions, so every view selects alike."""
-    where, params = ["1 = 1"], []
-    if filt.start is not None:
-        where.append("plugged_at >= ?")
-        params.append(stamp(filt.start))
-    if filt.end is not None:
-        where.append("plugged_at < ?")
-        params.append(stamp(filt.end))
-    if filt.charger:
-        where.append("charger = ?")
-        params.append(filt.charger)
-    return " AND ".join(where), params
 
 
 def range_totals(store: Store, filt: SessionFilter, buckets: Sequence[Range]) -> list[Totals]:
