@@ -67,7 +67,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +75,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.services import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE = "openevse-ab12"
@@ -158,23 +161,6 @@ def backlog_lines(count: int, seed: int = 1) -> dict[str, bytes]:
 # ---- processes -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -203,7 +189,8 @@ class Broker:
     def __enter__(self) -> Broker:
         self.process = subprocess.Popen(
             [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_port(self.port)
         return self
@@ -262,12 +249,17 @@ def make_client(client_id: str, protocol: str, manual_ack: bool = False):  # typ
 
     if protocol == "5":
         return mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
             manual_ack=manual_ack,
         )
     return mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
-        protocol=mqtt.MQTTv311, manual_ack=manual_ack,
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=False,
+        protocol=mqtt.MQTTv311,
+        manual_ack=manual_ack,
     )
 
 
@@ -318,8 +310,23 @@ def probe_receive_maximum(port: int, receive_maximum: int) -> dict[str, tuple[in
     for index, (protocol, _) in enumerate(cases.values()):
         create_session(port, f"probe-{index}", protocol, topic)
     subprocess.run(
-        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1", "-M", "1000",
-         "-l"], input=b"x\n" * backlog, check=True, timeout=60,
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            topic,
+            "-q",
+            "1",
+            "-M",
+            "1000",
+            "-l",
+        ],
+        input=b"x\n" * backlog,
+        check=True,
+        timeout=60,
     )
     result = {}
     for index, (name, (protocol, rm)) in enumerate(cases.items()):
@@ -361,9 +368,25 @@ def publish_backlog(port: int, count: int, timeout: float) -> float:
     procs = []
     for topic, data in backlog_lines(count).items():
         proc = subprocess.Popen(
-            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1",
-             "-M", "1000", "-l", "-i", f"bench-pub-{uuid.uuid4().hex[:8]}"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-t",
+                topic,
+                "-q",
+                "1",
+                "-M",
+                "1000",
+                "-l",
+                "-i",
+                f"bench-pub-{uuid.uuid4().hex[:8]}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         procs.append((proc, data))
     # Feed every stdin from its own thread so no publisher waits on another.
@@ -407,7 +430,11 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
 def bare_main(argv: list[str]) -> int:
     """`ingest.py _bare PORT PROTOCOL RECEIVE_MAXIMUM EXPECT TIMEOUT`: count, time, report JSON."""
     port, protocol, receive_maximum, expect, timeout = (
-        int(argv[0]), argv[1], int(argv[2]), int(argv[3]), float(argv[4]),
+        int(argv[0]),
+        argv[1],
+        int(argv[2]),
+        int(argv[3]),
+        float(argv[4]),
     )
     client = make_client(BARE_CLIENT_ID, protocol)  # auto-ack: PUBACK right after on_message
     state = {"count": 0, "first": 0.0, "last": 0.0}
@@ -438,11 +465,15 @@ def bare_main(argv: list[str]) -> int:
     threading.Thread(target=watchdog, daemon=True).start()
     connect(client, port, protocol, receive_maximum if protocol == "5" else None)
     client.loop_forever()
-    print(json.dumps({
-        **state,
-        "hwm_kb": proc_status_kb(os.getpid(), "VmHWM"),
-        "cpu": cpu_seconds(os.getpid()),
-    }))
+    print(
+        json.dumps(
+            {
+                **state,
+                "hwm_kb": proc_status_kb(os.getpid(), "VmHWM"),
+                "cpu": cpu_seconds(os.getpid()),
+            }
+        )
+    )
     return 0
 
 
@@ -464,15 +495,30 @@ def cpu_of(pids: dict[str, int | None]) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
 
 
-def drain_bare(broker: Broker, protocol: str, receive_maximum: int, expect: int,
-               timeout: float, mysqld: int | None) -> Drain:
+def drain_bare(
+    broker: Broker,
+    protocol: str,
+    receive_maximum: int,
+    expect: int,
+    timeout: float,
+    mysqld: int | None,
+) -> Drain:
     pids = {"broker": broker.process.pid if broker.process else None, "mysqld": mysqld}
     settle(list(pids.values()))
     before = cpu_of(pids)
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "_bare", str(broker.port), protocol,
-         str(receive_maximum), str(expect), str(timeout)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "_bare",
+            str(broker.port),
+            protocol,
+            str(receive_maximum),
+            str(expect),
+            str(timeout),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         out, err = proc.communicate(timeout=timeout + 15)
@@ -500,8 +546,14 @@ def drain_bare(broker: Broker, protocol: str, receive_maximum: int, expect: int,
 # ---- consumer (b): the recorder ------------------------------------------------------------
 
 
-def write_recorder_config(path: Path, port: int, db_url: str, protocol: str,
-                          receive_maximum: int, args: argparse.Namespace) -> None:
+def write_recorder_config(
+    path: Path,
+    port: int,
+    db_url: str,
+    protocol: str,
+    receive_maximum: int,
+    args: argparse.Namespace,
+) -> None:
     lines = [
         "[mqtt]",
         "host = 127.0.0.1",
@@ -513,8 +565,13 @@ def write_recorder_config(path: Path, port: int, db_url: str, protocol: str,
     ]
     if protocol == "5":
         lines.append(f"receive_maximum = {receive_maximum}")
-    lines += ["[database]", f"url = {db_url}", "auto_migrate = true", "[recorder]",
-              f"spool_path = {path.parent / 'recorder.spool'}"]
+    lines += [
+        "[database]",
+        f"url = {db_url}",
+        "auto_migrate = true",
+        "[recorder]",
+        f"spool_path = {path.parent / 'recorder.spool'}",
+    ]
     if args.batch_size:
         lines.append(f"batch_size = {args.batch_size}")
     if args.flush_interval is not None:
@@ -522,14 +579,33 @@ def write_recorder_config(path: Path, port: int, db_url: str, protocol: str,
     path.write_text("\n".join(lines) + "\n")
 
 
-def drain_recorder(broker: Broker, config: Path, db, expect: int, timeout: float,  # type: ignore[no-untyped-def]
-                   mysqld: int | None, log_path: Path, profile: str | None) -> Drain:
+def drain_recorder(
+    broker: Broker,
+    config: Path,
+    db,
+    expect: int,
+    timeout: float,  # type: ignore[no-untyped-def]
+    mysqld: int | None,
+    log_path: Path,
+    profile: str | None,
+) -> Drain:
     cursor = db.cursor()
     settle([broker.process.pid if broker.process else None, mysqld])
     command = [sys.executable, "-m", "chargelog.cli", "--config", str(config), "record"]
     if profile:
-        command = ["py-spy", "record", "--rate", "250", "--gil", "--format", "raw", "-o", profile,
-                   "--", *command]
+        command = [
+            "py-spy",
+            "record",
+            "--rate",
+            "250",
+            "--gil",
+            "--format",
+            "raw",
+            "-o",
+            profile,
+            "--",
+            *command,
+        ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
     pids = {"broker": broker.process.pid if broker.process else None, "mysqld": mysqld}
@@ -548,8 +624,9 @@ def drain_recorder(broker: Broker, config: Path, db, expect: int, timeout: float
             # Only the rows committed since the last poll (seq may have gaps: a multi-row
             # INSERT ... SELECT reserves auto-increment values in blocks; one writer commits in
             # seq order, so nothing ever appears below `top`).
-            cursor.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM journal WHERE seq > %s",
-                           (top,))
+            cursor.execute(
+                "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM journal WHERE seq > %s", (top,)
+            )
             new_rows, new_top = cursor.fetchone()
             if new_rows:
                 count, top = count + int(new_rows), int(new_top)
@@ -580,8 +657,9 @@ def drain_recorder(broker: Broker, config: Path, db, expect: int, timeout: float
             stop_process(proc, timeout=20)
     cursor.execute("SELECT COUNT(*) FROM journal WHERE seq > %s", (start_top,))
     rows = cursor.fetchone()[0]
-    drain = Drain(rss_kb=rss_kb, cpu={"consumer": consumer_cpu,
-                                      **{k: after[k] - before[k] for k in before}})
+    drain = Drain(
+        rss_kb=rss_kb, cpu={"consumer": consumer_cpu, **{k: after[k] - before[k] for k in before}}
+    )
     if first is not None:
         end = next((t for t, c in samples if c >= expect), samples[-1][0])
         drain.count = min(count, expect) - first[1]
@@ -626,8 +704,12 @@ class Database:
         from journal.storage import open_store
 
         self.conn = mysql.connector.connect(
-            host=self.admin.host, port=self.admin.port, user=self.admin.user,
-            password=self.admin.password, connection_timeout=5, autocommit=True,
+            host=self.admin.host,
+            port=self.admin.port,
+            user=self.admin.user,
+            password=self.admin.password,
+            connection_timeout=5,
+            autocommit=True,
         )
         cursor = self.conn.cursor()
         cursor.execute(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
@@ -646,8 +728,9 @@ class Database:
 # ---- the run ------------------------------------------------------------------------------
 
 
-def run_scenario(name: str, args: argparse.Namespace, workroot: Path, deadline: float,
-                 mysqld: int | None) -> dict[str, object]:
+def run_scenario(
+    name: str, args: argparse.Namespace, workroot: Path, deadline: float, mysqld: int | None
+) -> dict[str, object]:
     settings, protocol = SCENARIOS[name]
     workdir = workroot / name
     workdir.mkdir()
@@ -656,8 +739,8 @@ def run_scenario(name: str, args: argparse.Namespace, workroot: Path, deadline: 
     shown = settings.replace("{workdir}", "<dir>").strip().replace("\n", "; ")
     result: dict[str, object] = {
         "scenario": name,
-        "protocol": protocol + (f", receive_maximum {args.receive_maximum}" if protocol == "5"
-                                else ""),
+        "protocol": protocol
+        + (f", receive_maximum {args.receive_maximum}" if protocol == "5" else ""),
         "broker": shown,
     }
 
@@ -676,17 +759,37 @@ def run_scenario(name: str, args: argparse.Namespace, workroot: Path, deadline: 
             if round_ and time.monotonic() > deadline - 20:
                 break
             publish_s.append(publish_backlog(broker.port, n, budget(args.drain_timeout)))
-            profile = (str(workroot.parent / f"profile-{name}.txt")
-                       if args.profile and not round_ else None)
+            profile = (
+                str(workroot.parent / f"profile-{name}.txt")
+                if args.profile and not round_
+                else None
+            )
             # Alternate which consumer drains first, so neither always gets the fresher machine.
-            for consumer in (("bare", "recorder") if round_ % 2 == 0 else ("recorder", "bare")):
+            for consumer in ("bare", "recorder") if round_ % 2 == 0 else ("recorder", "bare"):
                 if consumer == "bare":
-                    bares.append(drain_bare(broker, protocol, args.receive_maximum, n,
-                                            budget(args.drain_timeout), mysqld))
+                    bares.append(
+                        drain_bare(
+                            broker,
+                            protocol,
+                            args.receive_maximum,
+                            n,
+                            budget(args.drain_timeout),
+                            mysqld,
+                        )
+                    )
                 else:
-                    recs.append(drain_recorder(
-                        broker, config, db.conn, n, budget(args.drain_timeout), mysqld,
-                        workdir / f"recorder-{round_}.log", profile))
+                    recs.append(
+                        drain_recorder(
+                            broker,
+                            config,
+                            db.conn,
+                            n,
+                            budget(args.drain_timeout),
+                            mysqld,
+                            workdir / f"recorder-{round_}.log",
+                            profile,
+                        )
+                    )
     result.update(publish_s=publish_s, bare=bares, recorder=recs)
     return result
 
@@ -703,16 +806,21 @@ def print_result(result: dict[str, object], n: int) -> dict[str, float]:
     publish_s: list[float] = result["publish_s"]  # type: ignore[assignment]
     print(f"\n== {result['scenario']}: MQTT {result['protocol']}; broker: {result['broker']}")
     for round_, (seconds, bare, rec) in enumerate(zip(publish_s, bares, recs, strict=False)):
-        print(f"   round {round_ + 1}: published {n} messages in {seconds:.1f} s "
-              f"({n / seconds:,.0f} msg/s, not measured)")
+        print(
+            f"   round {round_ + 1}: published {n} messages in {seconds:.1f} s "
+            f"({n / seconds:,.0f} msg/s, not measured)"
+        )
         for label, d in (("bare paho subscriber", bare), ("chargelog record", rec)):
             cpu = ", ".join(f"{k} {v:.1f}" for k, v in d.cpu.items())
             per = d.cpu.get("consumer", 0) / max(d.count, 1) * 1e6
-            print(f"     {label:22s} {d.rate:>9,.0f} msg/s  ({d.count} msgs in {d.seconds:.2f} s; "
-                  f"peak RSS {d.rss_kb / 1024:.1f} MB; CPU s: {cpu}; "
-                  f"{per:.0f} us CPU/msg incl. start"
-                  + (f"; queue peak {d.queue_peak}" if d.queue_peak >= 0 else "") + ")"
-                  + (f"  !! {d.note}" if d.note else ""))
+            print(
+                f"     {label:22s} {d.rate:>9,.0f} msg/s  ({d.count} msgs in {d.seconds:.2f} s; "
+                f"peak RSS {d.rss_kb / 1024:.1f} MB; CPU s: {cpu}; "
+                f"{per:.0f} us CPU/msg incl. start"
+                + (f"; queue peak {d.queue_peak}" if d.queue_peak >= 0 else "")
+                + ")"
+                + (f"  !! {d.note}" if d.note else "")
+            )
     bare_rate = _median([d.rate for d in bares])
     rec_rate = _median([d.rate for d in recs])
     ratio = rec_rate / bare_rate if bare_rate else 0.0
@@ -721,11 +829,15 @@ def print_result(result: dict[str, object], n: int) -> dict[str, float]:
     ok = lambda good: "ok" if good and complete else "MISSED"  # noqa: E731
     rounds = f"median of {len(recs)} round(s)"
     print(f"   bare msg/s           {bare_rate:9,.0f}   ({rounds})")
-    print(f"   recorder msg/s       {rec_rate:9,.0f}   ({rounds})  [goal >= 10,000: "
-          f"{ok(rec_rate >= 10000)}]")
+    print(
+        f"   recorder msg/s       {rec_rate:9,.0f}   ({rounds})  [goal >= 10,000: "
+        f"{ok(rec_rate >= 10000)}]"
+    )
     print(f"   ratio recorder/bare  {ratio:9.2f}   [goal >= 0.8: {ok(ratio >= 0.8)}]")
-    print(f"   recorder peak RSS    {rss_mb:9.1f} MB (highest round) [goal < 80 MB: "
-          f"{ok(0 < rss_mb < 80)}]")
+    print(
+        f"   recorder peak RSS    {rss_mb:9.1f} MB (highest round) [goal < 80 MB: "
+        f"{ok(0 < rss_mb < 80)}]"
+    )
     return {"bare": bare_rate, "recorder": rec_rate, "ratio": ratio, "rss_mb": rss_mb}
 
 
@@ -735,28 +847,57 @@ def main(argv: list[str] | None = None) -> int:
         return bare_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000, help="backlog size (100000)")
-    parser.add_argument("--scenarios", default="default,default-v5,recommended,recommended-v311",
-                        help=f"comma-separated, from: {', '.join(SCENARIOS)}")
-    parser.add_argument("--receive-maximum", type=int, default=RECEIVE_MAXIMUM,
-                        help="[mqtt] receive_maximum of the recorder (and the bare subscriber) in "
-                        f"the MQTT 5 scenarios ({RECEIVE_MAXIMUM})")
+    parser.add_argument(
+        "--scenarios",
+        default="default,default-v5,recommended,recommended-v311",
+        help=f"comma-separated, from: {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--receive-maximum",
+        type=int,
+        default=RECEIVE_MAXIMUM,
+        help="[mqtt] receive_maximum of the recorder (and the bare subscriber) in "
+        f"the MQTT 5 scenarios ({RECEIVE_MAXIMUM})",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="[recorder] batch_size")
-    parser.add_argument("--flush-interval", type=float, default=None,
-                        help="[recorder] flush_interval")
-    parser.add_argument("--mysql", default=os.environ.get(
-        "CHARGELOG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"),
-        help="admin URL of the MariaDB server (a scratch database is created and dropped)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="rounds per scenario (publish, drain both); medians reported (2)")
-    parser.add_argument("--drain-timeout", type=float, default=60.0,
-                        help="give up on one phase after this many seconds (60)")
-    parser.add_argument("--budget", type=float, default=170.0,
-                        help="whole-run limit in seconds; later scenarios are skipped (170)")
-    parser.add_argument("--probe", action=argparse.BooleanOptionalAction, default=True,
-                        help="probe the in-flight window each broker configuration grants")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the recorder under py-spy: stacks sampled while holding the GIL, "
-                        "collapsed, in profile-<scenario>.txt beside the work directory")
+    parser.add_argument(
+        "--flush-interval", type=float, default=None, help="[recorder] flush_interval"
+    )
+    parser.add_argument(
+        "--mysql",
+        default=os.environ.get("CHARGELOG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"),
+        help="admin URL of the MariaDB server (a scratch database is created and dropped)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="rounds per scenario (publish, drain both); medians reported (2)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="give up on one phase after this many seconds (60)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=170.0,
+        help="whole-run limit in seconds; later scenarios are skipped (170)",
+    )
+    parser.add_argument(
+        "--probe",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="probe the in-flight window each broker configuration grants",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the recorder under py-spy: stacks sampled while holding the GIL, "
+        "collapsed, in profile-<scenario>.txt beside the work directory",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -770,10 +911,12 @@ def main(argv: list[str] | None = None) -> int:
     mysqld = mysqld_pid()
     import mysql.connector
 
-    print(f"chargelog ingest benchmark: {args.messages} QoS 1 messages per scenario; "
-          f"{os.cpu_count()} CPUs; mysql-connector {mysql.connector.__version__} "
-          f"({'C extension' if mysql.connector.HAVE_CEXT else 'pure Python'}); "
-          f"MQTT 5 receive_maximum {args.receive_maximum}; work dir {workroot}")
+    print(
+        f"chargelog ingest benchmark: {args.messages} QoS 1 messages per scenario; "
+        f"{os.cpu_count()} CPUs; mysql-connector {mysql.connector.__version__} "
+        f"({'C extension' if mysql.connector.HAVE_CEXT else 'pure Python'}); "
+        f"MQTT 5 receive_maximum {args.receive_maximum}; work dir {workroot}"
+    )
     summary: dict[str, dict[str, float]] = {}
     try:
         if args.probe:
@@ -789,9 +932,11 @@ def main(argv: list[str] | None = None) -> int:
                 with Broker(probe_dir, broker_settings(settings, backlog)) as broker:
                     window = probe_receive_maximum(broker.port, args.receive_maximum)
                 label = "recommended" if settings else "default"
-                print(f"in-flight window of mosquitto ({label} settings), as (a) messages "
-                      "received while never acknowledging / (b) most held unacknowledged while "
-                      "acknowledging in bursts:")
+                print(
+                    f"in-flight window of mosquitto ({label} settings), as (a) messages "
+                    "received while never acknowledging / (b) most held unacknowledged while "
+                    "acknowledging in bursts:"
+                )
                 for case, (never, bursts) in window.items():
                     print(f"   {case:40s} (a) {never:6d}   (b) {bursts:6d}")
         for name in names:
@@ -806,8 +951,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workroot, ignore_errors=True)
     print("\nsummary (medians):  scenario            bare msg/s  recorder msg/s  ratio  RSS MB")
     for name, row in summary.items():
-        print(f"                    {name:18s} {row['bare']:11,.0f} {row['recorder']:15,.0f} "
-              f"{row['ratio']:6.2f} {row['rss_mb']:7.1f}")
+        print(
+            f"                    {name:18s} {row['bare']:11,.0f} {row['recorder']:15,.0f} "
+            f"{row['ratio']:6.2f} {row['rss_mb']:7.1f}"
+        )
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
 

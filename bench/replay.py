@@ -23,12 +23,11 @@ MariaDB at 127.0.0.1 (a scratch database is created and dropped).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,8 +37,8 @@ from journal import entries
 from journal.migrate import migrate
 from journal.storage import open_store, parse_database_url
 from projector.simulator import SimulationSpec, default_chargers, parse_faults, simulate
+from tests.services import mysql_database
 
-MYSQL_ADMIN = os.environ.get("CHARGELOG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
 BATCH = 5000
 
 
@@ -162,19 +161,6 @@ def run_one(url: str, rows: int, workdir: Path) -> dict[str, float]:
     }
 
 
-def mysql_scratch() -> tuple[str, object]:
-    import mysql.connector
-
-    admin = parse_database_url(MYSQL_ADMIN)
-    name = f"chargelog_bench_{uuid.uuid4().hex[:8]}"
-    conn = mysql.connector.connect(
-        host=admin.host, port=admin.port, user=admin.user, password=admin.password
-    )
-    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    auth = admin.user + (f":{admin.password}" if admin.password else "")
-    return f"mysql://{auth}@{admin.host}:{admin.port}/{name}", (conn, name)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql", "both"), default="both")
@@ -196,18 +182,13 @@ def main() -> int:
     for backend in backends:
         for rows in sizes:
             with tempfile.TemporaryDirectory(prefix="chargelog-replay-") as tmp:
-                cleanup = None
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp}/bench.db"
-                else:
-                    url, cleanup = mysql_scratch()
-                try:
+                database = (
+                    nullcontext(f"sqlite:///{tmp}/bench.db")
+                    if backend == "sqlite"
+                    else mysql_database()
+                )
+                with database as url:
                     r = run_one(url, rows, Path(tmp))
-                finally:
-                    if cleanup is not None:
-                        conn, name = cleanup  # type: ignore[misc]
-                        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-                        conn.close()
             print(
                 f"{backend:8} {rows:>9,} {r['days']:>5.1f} {r['bare_rate']:>12,.0f} "
                 f"{r['rebuild_rate']:>15,.0f} {r['rebuild_rate'] / r['bare_rate']:>6.2f} "

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from journal import entries
 from journal.config import Config, DatabaseConfig
 from journal.migrate import migrate
-from journal.storage import Store, open_store, parse_database_url
+from journal.storage import Store, open_store
 from projector.records import Cycle, Plugin
 from projector.runner import LIVE, project_pass
 from projector.simulator import (
@@ -39,7 +38,7 @@ from projector.simulator import (
     simulate,
 )
 from projector.tables import upsert
-from tests.services import MYSQL_ADMIN, free_port
+from tests.services import free_port, mysql_database
 
 US = 1_000_000
 RECENT_DAYS = 14
@@ -133,64 +132,58 @@ def timings(url: str, requests: int) -> tuple[float, float, int]:
     return statistics.median(samples), p95, size
 
 
+def fill(url: str, years: float) -> int:
+    """Both parts of the history; returns the id of a recent session to ask the detail of."""
+    now = datetime.now(UTC)
+    with open_store(url) as store:
+        migrate(store)
+        started = time.perf_counter()
+        rows = recent(store, now)
+        old = history(store, years, now)
+        total = store.query_one("SELECT COUNT(*) FROM plugin_session")
+        detail = store.query_one(
+            "SELECT id FROM plugin_session WHERE id < ? AND cycle_count > 0 "
+            "ORDER BY energy_wh DESC LIMIT 1",
+            (HISTORY_IDS,),
+        )
+        store.rollback()
+    print(
+        f"filled in {time.perf_counter() - started:.0f} s: {old:,} older sessions from the "
+        f"truth, {rows:,} journal rows for the last {RECENT_DAYS} days; "
+        f"{total[0] if total else 0:,} plug-in sessions in all"
+    )
+    return int(detail[0]) if detail else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
 
-    import mysql.connector
     from waitress import create_server
 
     from webapp import create_app
 
-    admin = parse_database_url(MYSQL_ADMIN)
-    name = f"chargelog_bench_web_{uuid.uuid4().hex[:8]}"
-    conn = mysql.connector.connect(
-        host=admin.host, port=admin.port, user=admin.user, password=admin.password
-    )
-    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    auth = admin.user + (f":{admin.password}" if admin.password else "")
-    url = f"mysql://{auth}@{admin.host}:{admin.port}/{name}"
-    server = None
-    try:
-        now = datetime.now(UTC)
-        with open_store(url) as store:
-            migrate(store)
-            started = time.perf_counter()
-            rows = recent(store, now)
-            old = history(store, args.years, now)
-            total = store.query_one("SELECT COUNT(*) FROM plugin_session")
-            detail = store.query_one(
-                "SELECT id FROM plugin_session WHERE id < ? AND cycle_count > 0 "
-                "ORDER BY energy_wh DESC LIMIT 1",
-                (HISTORY_IDS,),
-            )
-            store.rollback()
-        print(
-            f"filled in {time.perf_counter() - started:.0f} s: {old:,} older sessions from the "
-            f"truth, {rows:,} journal rows for the last {RECENT_DAYS} days; "
-            f"{total[0] if total else 0:,} plug-in sessions in all"
-        )
-        cfg = Config(database=DatabaseConfig(url=url))
+    with mysql_database() as url:
+        detail = fill(url, args.years)
         port = free_port()
-        server = create_server(create_app(cfg), host="127.0.0.1", port=port, threads=4)
+        app = create_app(Config(database=DatabaseConfig(url=url)))
+        server = create_server(app, host="127.0.0.1", port=port, threads=4)
         threading.Thread(target=server.run, daemon=True).start()
-        base = f"http://127.0.0.1:{port}"
-        print(f"{'URL':32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
-        for path, count in (
-            ("/", args.requests),
-            (f"/sessions/{detail[0] if detail else 1}", args.requests),
-            ("/sessions.csv", max(5, args.requests // 10)),
-        ):
-            timings(base + path, 3)  # warm up
-            p50, p95, size = timings(base + path, count)
-            print(f"{path:32} {p50:>8.1f} {p95:>8.1f} {size:>10,}", flush=True)
-    finally:
-        if server is not None:
+        try:
+            base = f"http://127.0.0.1:{port}"
+            print(f"{'URL':32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
+            for path, count in (
+                ("/", args.requests),
+                (f"/sessions/{detail}", args.requests),
+                ("/sessions.csv", max(5, args.requests // 10)),
+            ):
+                timings(base + path, 3)  # warm up
+                p50, p95, size = timings(base + path, count)
+                print(f"{path:32} {p50:>8.1f} {p95:>8.1f} {size:>10,}", flush=True)
+        finally:
             server.close()
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
     return 0
 
 
