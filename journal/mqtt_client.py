@@ -81,3 +81,10 @@ def puback_writer(client: mqtt.Client) -> Callable[[Sequence[int]], None] | None
         queue(puback, b"".join([pack(puback, 2, mid) for mid in mids]), 0, 0)
 
     return send
+
+
+def release(client: mqtt.Client) -> None:
+    """Stop the network thread and close paho's wake-up socket pair now: paho closes it only in
+    `__del__`, and a client caught in a reference cycle leaves it to the garbage collector."""
+    client.loop_stop()
+    client._reset_sockets(sockpair_only=True)  # no public API for it in paho 2.x

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from journal.config import Config
 from journal.entries import Row, utc_text
-from journal.mqtt_client import build_client, connect_async, puback_writer
+from journal.mqtt_client import build_client, connect_async, puback_writer, release
 from journal.sdnotify import Notifier
 from journal.spool import Spool
 from journal.storage import open_store, parse_database_url
@@ -104,8 +104,15 @@ class Recorder:
         # Keep only what the journal and the ack need, not paho's message object (an MQTT 5
         # message carries ~6 KB of Properties): the queue can hold thousands.
         queue.append(
-            (time.time_ns(), topic, message.payload, qos, message.retain, message.mid,
-             self._generation)
+            (
+                time.time_ns(),
+                topic,
+                message.payload,
+                qos,
+                message.retain,
+                message.mid,
+                self._generation,
+            )
         )
         if not self._wakeup.is_set():
             self._wakeup.set()
@@ -116,7 +123,9 @@ class Recorder:
         if reason.is_failure:
             log.error(
                 "broker %s:%s refused the connection: %s",
-                self.cfg.mqtt.host, self.cfg.mqtt.port, reason,
+                self.cfg.mqtt.host,
+                self.cfg.mqtt.port,
+                reason,
             )
             return
         with self._ack_lock:
@@ -128,8 +137,11 @@ class Recorder:
             self._broker_down_since = None
         log.info(
             "connected to broker %s:%s as %s (MQTT %s, session present: %s)",
-            self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.client_id,
-            self.cfg.mqtt.protocol, bool(getattr(flags, "session_present", False)),
+            self.cfg.mqtt.host,
+            self.cfg.mqtt.port,
+            self.cfg.mqtt.client_id,
+            self.cfg.mqtt.protocol,
+            bool(getattr(flags, "session_present", False)),
         )
         # Re-subscribe on every connect: a broker that lost our session must learn it again.
         client.subscribe([(topic, 1) for topic in self.cfg.mqtt.topics])
@@ -187,7 +199,7 @@ class Recorder:
             # Stop receiving only after what we have is committed and acked.
             self._persist_and_ack(self._take(len(self._queue)))
             self.client.disconnect()
-            self.client.loop_stop()
+            release(self.client)
             leftover = self._take(len(self._queue))
             if leftover:
                 # No connection to ack on: QoS 1 ones will come again (a duplicate, not a loss).
@@ -197,7 +209,8 @@ class Recorder:
             self.writer.close()
         log.info(
             "recorder stopped after %d message(s); at most %d waited in memory",
-            self.received, self.queue_peak,
+            self.received,
+            self.queue_peak,
         )
         return 0
 

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from journal.config import Config, MqttConfig
+from journal.mqtt_client import release
 
 # Only the light definitions at import time: every `chargelog` command builds this parser, and
 # the simulator proper is imported by the sub-command that runs it.
@@ -293,7 +294,7 @@ def publish(messages: Iterable[SimMessage], cfg: MqttConfig, speed: float) -> in
             _wait_written(client, info)
     finally:
         client.disconnect()
-        client.loop_stop()
+        release(client)
     return count
 
 

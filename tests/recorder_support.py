@@ -16,6 +16,7 @@ from typing import IO
 import paho.mqtt.client as mqtt
 
 from journal.entries import JournalEntry, iter_all
+from journal.mqtt_client import release
 from journal.storage import Store
 from tests.services import start_recorder
 
@@ -128,10 +129,12 @@ class Publisher:
     that survives a broker restart: it republishes what was not acknowledged (a duplicate at
     worst, never a loss)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, username: str | None = None, password: str | None = None) -> None:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:12]}"
         )
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
@@ -184,12 +187,14 @@ class Publisher:
     def close(self) -> None:
         self.closed = True  # a publishing thread still running stops at its next message
         self.client.disconnect()
-        self.client.loop_stop()
+        release(self.client)
 
 
 @contextmanager
-def publisher(port: int) -> Iterator[Publisher]:
-    client = Publisher(port)
+def publisher(
+    port: int, username: str | None = None, password: str | None = None
+) -> Iterator[Publisher]:
+    client = Publisher(port, username, password)
     try:
         yield client
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from journal.mqtt_client import release
 from journal.storage import Store
 from tests.recorder_support import journal_count, read_journal, running_recorder, write_config
 from tests.services import PrivateBroker
@@ -26,7 +27,7 @@ def publish_qos0(port: int, topic: str, payloads: list[bytes]) -> None:
     for payload in payloads:
         client.publish(topic, payload, qos=0).wait_for_publish(5)
     client.disconnect()
-    client.loop_stop()
+    release(client)
 
 
 @pytest.mark.parametrize(("upgrade", "kept"), [(True, True), (False, False)])

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from journal.config import MqttConfig
-from journal.mqtt_client import build_client, connect_async, puback_writer
+from journal.mqtt_client import build_client, connect_async, puback_writer, release
 from tests.services import PrivateBroker
 
 pytestmark = pytest.mark.mqtt
@@ -56,7 +56,7 @@ def test_batched_pubacks_are_taken_like_single_ones(
         for i in range(10):
             publisher.publish(topic, str(i).encode(), qos=1).wait_for_publish(5)
         publisher.disconnect()
-        publisher.loop_stop()
+        release(publisher)
 
         _wait_for(got, 10)
         assert [m.payload for m in got] == [str(i).encode() for i in range(10)]
@@ -64,13 +64,13 @@ def test_batched_pubacks_are_taken_like_single_ones(
         time.sleep(0.5)
         assert client.is_connected(), "the broker refused the batched PUBACKs"
         client.disconnect()
-        client.loop_stop()
+        release(client)
 
         again, redelivered = _session(cfg, f"{topic_prefix}/#")
         _wait_for(redelivered, 4)
         time.sleep(0.5)  # nothing more may come
         again.disconnect()
-        again.loop_stop()
+        release(again)
         assert [m.payload for m in redelivered] == [str(i).encode() for i in range(6, 10)]
     finally:
         broker.stop()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from journal.mqtt_client import release
 from projector import simulate_command
 from projector.simulator import (
     FAULTS,
@@ -522,5 +523,5 @@ def test_publish_delivers_everything_to_the_broker(tmp_path: Path) -> None:
         assert (b"1" in {p for t, p in received if t.endswith("/vehicle")}) is True
     finally:
         sub.disconnect()
-        sub.loop_stop()
+        release(sub)
         broker.stop()
