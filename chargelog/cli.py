@@ -25,6 +25,8 @@ def _setup_logging(verbosity: int) -> None:
     if not os.environ.get("JOURNAL_STREAM"):
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    # The driver logs every connection at INFO; keep its warnings, not its chatter.
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)
 
 
 def cmd_migrate(args: argparse.Namespace, cfg: Config) -> int:
@@ -214,11 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sub.set_defaults(handler=cmd_sessions)
 
-    from projector import simulate_command
+    from projector import money_command, simulate_command
     from webapp import commands as web_commands
     from webapp import demo
 
     simulate_command.add_parser(commands)
+    money_command.add_tariff_parser(commands)
+    money_command.add_payment_parser(commands)
     web_commands.add_parser(commands)
     demo.add_parser(commands)
     return parser

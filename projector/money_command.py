@@ -1,0 +1,230 @@
+"""`chargelog tariff list|add|remove` and `chargelog payment list|add|remove`.
+
+Values are taken as plain strings and checked in the handler, so bad input gives one clear line
+(`chargelog tariff add: ...`) and exit code 2 rather than argparse's usage dump. The database
+code is imported by the handlers only: every `chargelog` command builds this parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, TypeVar
+
+from journal.config import Config
+
+if TYPE_CHECKING:
+    from journal.storage import Store
+
+BAD_INPUT = 2
+T = TypeVar("T")
+
+
+class BadInput(ValueError):
+    """A value the user typed is wrong; the message says which and why."""
+
+
+def add_tariff_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    sub = subparsers.add_parser(
+        "tariff",
+        help="list, add or remove the prices per kWh",
+        description="Prices per kWh from a local date on, with optional time-of-use bands.",
+    )
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="print every tariff and its bands").set_defaults(
+        handler=_handler(_tariff_list, "tariff list")
+    )
+    add = actions.add_parser("add", help="add a tariff")
+    add.add_argument(
+        "--from",
+        dest="valid_from",
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first local day it applies (inclusive)",
+    )
+    add.add_argument("--price", required=True, metavar="PRICE", help="base price per kWh")
+    add.add_argument("--currency", default="EUR", metavar="CODE", help="default EUR")
+    add.add_argument("--charger", metavar="NAME", help="only this charger (default: all)")
+    add.add_argument(
+        "--band",
+        action="append",
+        default=[],
+        metavar='"DAYS HH:MM-HH:MM PRICE"',
+        help='a time-of-use price, e.g. "mon-fri 22:00-07:00 0.0920"; repeatable',
+    )
+    add.add_argument("--note", default="", metavar="TEXT")
+    add.set_defaults(handler=_handler(_tariff_add, "tariff add"))
+    remove = actions.add_parser("remove", help="remove a tariff and its bands")
+    remove.add_argument("id", metavar="ID")
+    remove.set_defaults(handler=_handler(_tariff_remove, "tariff remove"))
+    return sub
+
+
+def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    sub = subparsers.add_parser(
+        "payment", help="list, add or remove payments received", description="Payments received."
+    )
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="print every payment").set_defaults(
+        handler=_handler(_payment_list, "payment list")
+    )
+    add = actions.add_parser("add", help="add a payment")
+    add.add_argument("paid_on", metavar="DATE", help="the day it was paid (YYYY-MM-DD)")
+    add.add_argument("amount", metavar="AMOUNT", help="e.g. 42.50 (negative for a refund)")
+    add.add_argument("--currency", default="EUR", metavar="CODE", help="default EUR")
+    add.add_argument("--note", default="", metavar="TEXT")
+    add.set_defaults(handler=_handler(_payment_add, "payment add"))
+    remove = actions.add_parser("remove", help="remove a payment")
+    remove.add_argument("id", metavar="ID")
+    remove.set_defaults(handler=_handler(_payment_remove, "payment remove"))
+    return sub
+
+
+Apply = Callable[["Store"], int]
+Prepare = Callable[[argparse.Namespace], Apply]
+
+
+def _handler(prepare: Prepare, name: str) -> Callable[[argparse.Namespace, Config], int]:
+    """Check the input first (bad input never opens the database), then apply it to the
+    migrated store; BadInput -> one line on stderr, exit 2."""
+
+    def run(args: argparse.Namespace, cfg: Config) -> int:
+        from journal.migrate import ensure_schema
+        from journal.storage import open_store
+
+        try:
+            apply = prepare(args)
+            with open_store(cfg.database.url) as store:
+                ensure_schema(store, cfg.database.auto_migrate)
+                return apply(store)
+        except BadInput as exc:
+            print(f"chargelog {name}: {exc}", file=sys.stderr)
+            return BAD_INPUT
+
+    return run
+
+
+def _checked(parse: Callable[..., T], *values: object) -> T:
+    """A parser's ValueError as the user's BadInput."""
+    try:
+        return parse(*values)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _id(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise BadInput(f"{text!r} is not an id (a whole number from `list`)")
+    return int(text)
+
+
+def _tariff_add(args: argparse.Namespace) -> Apply:
+    from projector.money_store import add_tariff
+    from projector.tariff_parse import check_bands, parse_band, parse_currency, parse_price
+    from projector.tariffs import Tariff
+
+    bands = tuple(_checked(parse_band, text) for text in args.band)
+    _checked(check_bands, bands)
+    charger = args.charger.strip() if args.charger else None
+    if args.charger is not None and not charger:
+        raise BadInput("--charger needs a name (leave it out for all chargers)")
+    tariff = Tariff(
+        0,
+        _day(args.valid_from),
+        _checked(parse_price, args.price),
+        _checked(parse_currency, args.currency),
+        charger,
+        bands,
+        args.note,
+    )
+
+    def apply(store: Store) -> int:
+        new_id = add_tariff(store, tariff)
+        print(
+            f"added tariff {new_id}: {tariff.price} {tariff.currency}/kWh from {tariff.valid_from}"
+        )
+        return 0
+
+    return apply
+
+
+def _tariff_list(args: argparse.Namespace) -> Apply:
+    from projector.money_store import list_tariffs
+    from projector.output_money import tariff_table
+
+    def apply(store: Store) -> int:
+        sys.stdout.write(tariff_table(list_tariffs(store)))
+        return 0
+
+    return apply
+
+
+def _tariff_remove(args: argparse.Namespace) -> Apply:
+    from projector.money_store import remove_tariff
+
+    tariff_id = _id(args.id)
+
+    def apply(store: Store) -> int:
+        if not remove_tariff(store, tariff_id):
+            raise BadInput(f"there is no tariff {tariff_id}")
+        print(f"removed tariff {tariff_id}")
+        return 0
+
+    return apply
+
+
+def _payment_add(args: argparse.Namespace) -> Apply:
+    from projector.money_store import Payment, add_payment
+    from projector.tariff_parse import parse_currency, parse_decimal
+
+    amount = _checked(lambda t: parse_decimal(t, "amount", 12, 2, allow_negative=True), args.amount)
+    if amount == 0:
+        raise BadInput("amount is 0")
+    payment = Payment(
+        0,
+        _day(args.paid_on),
+        amount,
+        _checked(parse_currency, args.currency),
+        args.note,
+    )
+
+    def apply(store: Store) -> int:
+        new_id = add_payment(store, payment)
+        print(f"added payment {new_id}: {payment.amount} {payment.currency} on {payment.paid_on}")
+        return 0
+
+    return apply
+
+
+def _payment_list(args: argparse.Namespace) -> Apply:
+    from projector.money_store import list_payments
+    from projector.output_money import payment_table
+
+    def apply(store: Store) -> int:
+        sys.stdout.write(payment_table(list_payments(store)))
+        return 0
+
+    return apply
+
+
+def _payment_remove(args: argparse.Namespace) -> Apply:
+    from projector.money_store import remove_payment
+
+    payment_id = _id(args.id)
+
+    def apply(store: Store) -> int:
+        if not remove_payment(store, payment_id):
+            raise BadInput(f"there is no payment {payment_id}")
+        print(f"removed payment {payment_id}")
+        return 0
+
+    return apply
