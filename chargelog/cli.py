@@ -12,6 +12,7 @@ from typing import Any
 
 from journal.config import Config, ConfigError, load_config
 from journal.migrate import SchemaError
+from journal.storage import StorageError
 
 log = logging.getLogger("chargelog")
 
@@ -245,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"chargelog: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        # e.g. an unreachable database for a one-shot command, or missing privileges
+        print(f"chargelog: database error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def add_tariff_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     )
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="print every tariff and its bands").set_defaults(
-        handler=_handler(_tariff_list, "tariff list")
+        handler=_handler(_lister("tariff"), "tariff list")
     )
     add = actions.add_parser("add", help="add a tariff")
     add.add_argument(
@@ -58,7 +58,7 @@ def add_tariff_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     add.set_defaults(handler=_handler(_tariff_add, "tariff add"))
     remove = actions.add_parser("remove", help="remove a tariff and its bands")
     remove.add_argument("id", metavar="ID")
-    remove.set_defaults(handler=_handler(_tariff_remove, "tariff remove"))
+    remove.set_defaults(handler=_handler(_remover("tariff"), "tariff remove"))
     return sub
 
 
@@ -68,7 +68,7 @@ def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     )
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="print every payment").set_defaults(
-        handler=_handler(_payment_list, "payment list")
+        handler=_handler(_lister("payment"), "payment list")
     )
     add = actions.add_parser("add", help="add a payment")
     add.add_argument("paid_on", metavar="DATE", help="the day it was paid (YYYY-MM-DD)")
@@ -78,7 +78,7 @@ def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     add.set_defaults(handler=_handler(_payment_add, "payment add"))
     remove = actions.add_parser("remove", help="remove a payment")
     remove.add_argument("id", metavar="ID")
-    remove.set_defaults(handler=_handler(_payment_remove, "payment remove"))
+    remove.set_defaults(handler=_handler(_remover("payment"), "payment remove"))
     return sub
 
 
@@ -157,31 +157,6 @@ def _tariff_add(args: argparse.Namespace) -> Apply:
     return apply
 
 
-def _tariff_list(args: argparse.Namespace) -> Apply:
-    from projector.money_store import list_tariffs
-    from projector.output_money import tariff_table
-
-    def apply(store: Store) -> int:
-        sys.stdout.write(tariff_table(list_tariffs(store)))
-        return 0
-
-    return apply
-
-
-def _tariff_remove(args: argparse.Namespace) -> Apply:
-    from projector.money_store import remove_tariff
-
-    tariff_id = _id(args.id)
-
-    def apply(store: Store) -> int:
-        if not remove_tariff(store, tariff_id):
-            raise BadInput(f"there is no tariff {tariff_id}")
-        print(f"removed tariff {tariff_id}")
-        return 0
-
-    return apply
-
-
 def _payment_add(args: argparse.Namespace) -> Apply:
     from projector.money_store import Payment, add_payment
     from projector.tariff_parse import parse_currency, parse_decimal
@@ -205,26 +180,38 @@ def _payment_add(args: argparse.Namespace) -> Apply:
     return apply
 
 
-def _payment_list(args: argparse.Namespace) -> Apply:
-    from projector.money_store import list_payments
-    from projector.output_money import payment_table
+def _lister(kind: str) -> Prepare:
+    """`tariff list` and `payment list`: one shape, the kind names the store and the table."""
 
-    def apply(store: Store) -> int:
-        sys.stdout.write(payment_table(list_payments(store)))
-        return 0
+    def prepare(args: argparse.Namespace) -> Apply:
+        from projector import money_store, output_money
 
-    return apply
+        rows, table = getattr(money_store, f"list_{kind}s"), getattr(output_money, f"{kind}_table")
+
+        def apply(store: Store) -> int:
+            sys.stdout.write(table(rows(store)))
+            return 0
+
+        return apply
+
+    return prepare
 
 
-def _payment_remove(args: argparse.Namespace) -> Apply:
-    from projector.money_store import remove_payment
+def _remover(kind: str) -> Prepare:
+    """`tariff remove ID` and `payment remove ID`."""
 
-    payment_id = _id(args.id)
+    def prepare(args: argparse.Namespace) -> Apply:
+        from projector import money_store
 
-    def apply(store: Store) -> int:
-        if not remove_payment(store, payment_id):
-            raise BadInput(f"there is no payment {payment_id}")
-        print(f"removed payment {payment_id}")
-        return 0
+        remove = getattr(money_store, f"remove_{kind}")
+        item_id = _id(args.id)
 
-    return apply
+        def apply(store: Store) -> int:
+            if not remove(store, item_id):
+                raise BadInput(f"there is no {kind} {item_id}")
+            print(f"removed {kind} {item_id}")
+            return 0
+
+        return apply
+
+    return prepare
