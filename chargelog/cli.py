@@ -76,6 +76,7 @@ def _progress_bar(total: int, desc: str) -> Any:
 
 
 def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
+    from journal.config import site_zone
     from journal.entries import last_seq
     from journal.migrate import ensure_schema
     from journal.storage import open_store
@@ -94,17 +95,23 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
             checkpoint = read_checkpoint(store, LIVE)
             start = 0 if args.rebuild or args.dry_run or checkpoint is None else checkpoint.position
             store.rollback()
+            zone = site_zone(cfg.site.timezone)
             with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
                 if args.rebuild or args.dry_run:
-                    result, diff = rebuild(store, dry_run=args.dry_run, progress=bar.update)
+                    result, diff = rebuild(
+                        store, dry_run=args.dry_run, progress=bar.update, zone=zone
+                    )
                     verb = "would change" if args.dry_run else "changed"
                     print(f"replayed {result.entries} journal entries; {verb}: {diff.summary()}")
                     return 0
                 try:
-                    result = project_pass(store, progress=bar.update)
+                    result = project_pass(store, progress=bar.update, zone=zone)
                 except VersionMismatch as exc:
-                    print(f"chargelog: {exc}: run `chargelog project --rebuild`", file=sys.stderr)
-                    return 1
+                    # A new projection logic or new tariffs: replay everything, as the service does.
+                    print(f"{exc}: rebuilding from the journal", file=sys.stderr)
+                    result, diff = rebuild(store, progress=bar.update, zone=zone)
+                    print(f"replayed {result.entries} journal entries; changed: {diff.summary()}")
+                    return 0
         finally:
             store.unlock(LOCK)
     print(

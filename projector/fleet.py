@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
+from projector.pricing import Pricer
 from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})
@@ -16,7 +17,8 @@ MAX_ROUTES = 10_000  # distinct topics remembered; beyond it the cache starts ov
 class Fleet:
     """A deterministic fold over the journal: the same entries always give the same records."""
 
-    def __init__(self) -> None:
+    def __init__(self, pricer: Pricer | None = None) -> None:
+        self.pricer = pricer
         self.changes = Changes()
         self.machines: dict[str, ChargerMachine] = {}
         # topic -> (machine, key), or None for a topic the projection does not read. Topics
@@ -27,7 +29,7 @@ class Fleet:
     def machine(self, name: str) -> ChargerMachine:
         machine = self.machines.get(name)
         if machine is None:
-            machine = self.machines[name] = ChargerMachine(name, self.changes)
+            machine = self.machines[name] = ChargerMachine(name, self.changes, self.pricer)
         return machine
 
     def _route(self, topic: str) -> tuple[ChargerMachine, str] | None:
@@ -78,16 +80,22 @@ class Fleet:
         data: dict[str, Any] = {
             "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
             "last_any_at": self.last_any_at,
+            "pricing": self.pricer.fingerprint if self.pricer is not None else None,
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
+    @staticmethod
+    def pricing_of(text: str | None) -> str | None:
+        """The tariffs' fingerprint a checkpointed state was priced with."""
+        return json.loads(text).get("pricing") if text else None
+
     @classmethod
-    def from_json(cls, text: str | None) -> Fleet:
-        fleet = cls()
+    def from_json(cls, text: str | None, pricer: Pricer | None = None) -> Fleet:
+        fleet = cls(pricer)
         if not text:
             return fleet
         data = json.loads(text)
         for name, state in data["machines"].items():
-            fleet.machines[name] = ChargerMachine.from_state(name, state, fleet.changes)
+            fleet.machines[name] = ChargerMachine.from_state(name, state, fleet.changes, pricer)
         fleet.last_any_at = data.get("last_any_at")
         return fleet

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from projector.pricing import Pricer
 from projector.records import (
     Cycle,
     Plugin,
@@ -60,9 +61,10 @@ class Changes:
 class ChargerMachine:
     """One charger's state: small, serializable, and all the projector keeps between passes."""
 
-    def __init__(self, name: str, changes: Changes) -> None:
+    def __init__(self, name: str, changes: Changes, pricer: Pricer | None = None) -> None:
         self.name = name
         self.changes = changes
+        self.pricer = pricer
         self.state: int | None = None
         self.vehicle: int | None = None
         self.has_vehicle = False
@@ -343,6 +345,11 @@ class ChargerMachine:
         if cycle is not None and (not cycle.closed or late):
             cycle.energy_wh += delta
             cycle.counter_end = value
+            if self.pricer is not None:
+                # Delivered since the counter last moved (a late increase: before the cycle ended)
+                since = max(self.counter_changed_at, cycle.started_at)
+                until = min(t, cycle.ended_at) if cycle.ended_at is not None else t
+                self.pricer.add(cycle.costs, self.name, since, max(since, until), delta)
             if not cycle.closed and not self.gap_pending:
                 cycle.last_charging_at = max(cycle.last_charging_at, t)
                 # Peak power as the highest average between two counter readings (5 s on 4.x/5.x,
@@ -425,8 +432,10 @@ class ChargerMachine:
         return data
 
     @classmethod
-    def from_state(cls, name: str, data: dict[str, Any], changes: Changes) -> ChargerMachine:
-        machine = cls(name, changes)
+    def from_state(
+        cls, name: str, data: dict[str, Any], changes: Changes, pricer: Pricer | None = None
+    ) -> ChargerMachine:
+        machine = cls(name, changes, pricer)
         for key in cls._SCALARS:
             setattr(machine, key, data[key])
         if machine.last_gap is not None:

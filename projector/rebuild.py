@@ -4,6 +4,7 @@ changed against the live ones, and swap them in atomically (or drop them with --
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 from journal.storage import Store
@@ -65,13 +66,17 @@ def difference(store: Store, old: TableSet, new: TableSet) -> Difference:
 
 
 def rebuild(
-    store: Store, *, dry_run: bool = False, progress: Progress | None = None
+    store: Store,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    zone: tzinfo | None = None,
 ) -> tuple[PassResult, Difference]:
     """The caller holds the projector lock, so no incremental pass runs meanwhile."""
     for table in TABLES:
         store.create_table_like(NEXT.name(table), table)
     try:
-        result = project_pass(store, NEXT, progress=progress)
+        result = project_pass(store, NEXT, progress=progress, zone=zone)
         diff = difference(store, LIVE, NEXT)
     except BaseException:
         _drop_next(store)

@@ -55,6 +55,8 @@ class Cycle:
     counter_end: float | None = None
     peak_power_w: float | None = None
     flags: dict[str, int] = field(default_factory=dict)
+    # priced parts: "tariff id|band|price|currency" -> [Wh, exact cost as text]
+    costs: dict[str, list] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 
+from journal.config import site_zone
 from journal.entries import last_seq, read_raw_after
 from journal.storage import Store
 from projector.fleet import Fleet
+from projector.pricing import Pricer
 from projector.readings import PROJECTED_KEYS
 from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
 from projector.version import PROJECTOR_VERSION
@@ -50,8 +53,10 @@ def project_pass(
     progress: Progress | None = None,
     before_commit: Hook | None = None,
     max_entries: int | None = None,
+    zone: tzinfo | None = None,
 ) -> PassResult:
-    """Replay what the journal holds beyond the checkpoint (at most `max_entries`)."""
+    """Replay what the journal holds beyond the checkpoint (at most `max_entries`), pricing
+    energy with the tariffs in the database in the site's zone (default: the machine's)."""
     checkpoint = read_checkpoint(store, tables)
     if checkpoint is not None and checkpoint.projector_version != PROJECTOR_VERSION:
         store.rollback()
@@ -59,7 +64,11 @@ def project_pass(
             f"tables built by projection version {checkpoint.projector_version}, "
             f"this is {PROJECTOR_VERSION}"
         )
-    fleet = Fleet.from_json(checkpoint.machine_state if checkpoint else None)
+    pricer = Pricer.load(store, zone if zone is not None else site_zone(""))
+    state = checkpoint.machine_state if checkpoint else None
+    if checkpoint is not None and Fleet.pricing_of(state) != pricer.fingerprint:
+        raise VersionMismatch("the tariffs or the time zone changed since the sessions were priced")
+    fleet = Fleet.from_json(state, pricer)
     expected = checkpoint.position if checkpoint else None
     result = PassResult(position=expected or 0)
     # Read up to what the journal holds now; `max_entries` caps the positions covered.

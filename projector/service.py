@@ -14,7 +14,7 @@ from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from journal.config import Config
+from journal.config import Config, site_zone
 from journal.migrate import ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class ProjectorService:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self.zone = site_zone(cfg.site.timezone)
         self.notifier = Notifier()
         self._store: Store | None = None
         self._lock_warned = False
@@ -70,10 +71,10 @@ class ProjectorService:
 
     def _project(self, store: Store) -> None:
         try:
-            result = project_pass(store)
+            result = project_pass(store, zone=self.zone)
         except VersionMismatch as exc:
             log.warning("%s: rebuilding the projection from the journal", exc)
-            result, diff = rebuild(store)
+            result, diff = rebuild(store, zone=self.zone)
             log.info("rebuilt from %d journal entries; %s", result.entries, diff.summary())
             return
         if result.entries:

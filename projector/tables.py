@@ -16,7 +16,7 @@ from projector.version import PROJECTOR_VERSION
 
 US = 1_000_000
 CHECKPOINT = "sessions"
-TABLES = ("energySession", "plugin_session", "recorder_gap", "projection_checkpoint")
+TABLES = ("energySession", "plugin_session", "cycle_cost", "recorder_gap", "projection_checkpoint")
 CYCLE_COLUMNS = (
     "id",
     "tstamp",
@@ -71,6 +71,22 @@ def _flags(flags: dict[str, int]) -> str:
     return json.dumps(flags, sort_keys=True, separators=(",", ":"))
 
 
+def dominant_tariff(cycle: Cycle) -> int:
+    """energySession.tarifid: the tariff that priced most of the cycle's energy (0 = none)."""
+    if not cycle.costs:
+        return 0
+    key = max(cycle.costs, key=lambda k: (cycle.costs[k][0], k))
+    return int(key.split("|", 1)[0])
+
+
+def cost_rows(cycle: Cycle) -> list[tuple[Any, ...]]:
+    rows = []
+    for key, (wh, cost) in sorted(cycle.costs.items()):
+        tariff_id, band, price, currency = key.split("|")
+        rows.append((cycle.id, int(tariff_id), band, price, currency, wh, cost))
+    return rows
+
+
 def cycle_row(cycle: Cycle) -> tuple[Any, ...]:
     end = cycle.ended_at if cycle.ended_at is not None else cycle.last_charging_at
     return (
@@ -80,7 +96,7 @@ def cycle_row(cycle: Cycle) -> tuple[Any, ...]:
         cycle.duration_us() // US,
         1,
         0 if cycle.closed else 1,
-        0,
+        dominant_tariff(cycle),
         cycle.charger,
         cycle.plugin_id,
         micros_text(cycle.started_at),
@@ -121,6 +137,7 @@ def upsert(
     gaps: dict[int, int] | None = None,
 ) -> None:
     """Write touched records; the same record written twice leaves one identical row."""
+    cycles = list(cycles)
     cycle_rows = [cycle_row(c) for c in sorted(cycles, key=lambda c: c.id)]
     plugin_rows = [
         plugin_row(p, open_cycles.get(p.id)) for p in sorted(plugins, key=lambda p: p.id)
@@ -132,6 +149,13 @@ def upsert(
     if plugin_rows:
         store.executemany(
             store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
+        )
+    priced = [row for cycle in cycles for row in cost_rows(cycle)]
+    if priced:
+        columns = ("cycle_id", "tariff_id", "band", "price", "currency", "wh", "cost")
+        store.executemany(
+            store.upsert_sql(tables.name("cycle_cost"), columns, columns[:4]),
+            priced,
         )
     if gaps:
         gap_rows = [

@@ -63,8 +63,9 @@ class Store(ABC):
         """An INSERT that silently skips rows whose unique key already exists."""
 
     @abstractmethod
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
-        """An INSERT that replaces every other column when a row with the same `key` exists."""
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
+        """An INSERT that replaces every other column when a row with the same `key` (a column
+        or the columns of a composite key) exists."""
 
     @abstractmethod
     def create_table_like(self, new: str, existing: str) -> None:

@@ -158,9 +158,10 @@ class MysqlStore(Store):
         marks = ", ".join("?" for _ in columns)
         return f"INSERT IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
+        keys = (key,) if isinstance(key, str) else tuple(key)
         marks = ", ".join("?" for _ in columns)
-        updates = ", ".join(f"{c} = VALUES({c})" for c in columns if c != key)
+        updates = ", ".join(f"{c} = VALUES({c})" for c in columns if c not in keys)
         return (
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
             f"ON DUPLICATE KEY UPDATE {updates}"

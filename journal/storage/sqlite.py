@@ -106,12 +106,13 @@ class SqliteStore(Store):
         marks = ", ".join("?" for _ in columns)
         return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
+        keys = (key,) if isinstance(key, str) else tuple(key)
         marks = ", ".join("?" for _ in columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
         return (
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT({key}) DO UPDATE SET {updates}"
+            f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}"
         )
 
     def _ddl(self, name: str) -> tuple[str, list[tuple[str, str]]]:

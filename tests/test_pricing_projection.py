@@ -1,0 +1,91 @@
+"""Costs in the projection: every energy increment priced with the tariff and band in force when
+it was delivered; adding a tariff re-prices history exactly as a rebuild does."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from journal.storage import Store
+from projector.money_store import add_tariff
+from projector.rebuild import rebuild
+from projector.runner import VersionMismatch, project_pass
+from projector.tariff_parse import parse_band
+from projector.tariffs import Tariff
+from tests.charge_script import Script
+from tests.test_projection_store import journal, snapshot
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def evening_charge() -> Script:
+    """21:00 to 01:00 in Paris (UTC+1 in January) at 7.2 kW: 7.2 kWh before 22:00, 21.6 after."""
+    s = Script(firmware="5.x", t=1_767_297_600.0 - 60)  # 2026-01-01 19:59 UTC
+    s.plug().wait(55).state(3)  # plug at 19:59:00, +5 s, +55 s: state 3 at 20:00:00 UTC
+    s.t -= 1  # make the charge start exactly at the state change
+    s.charge(240).state(2).unplug()
+    return s
+
+
+def costs(store: Store) -> tuple[Decimal, list[tuple]]:
+    rows = store.query("SELECT tariff_id, band, price, wh, cost FROM cycle_cost ORDER BY band")
+    tarifids = store.query("SELECT tarifid FROM energySession")
+    store.rollback()
+    total = sum((Decimal(str(r[4])) for r in rows), Decimal(0))
+    return total, [(*tuple(r[:3]), round(float(r[3]), 3)) for r in rows] + [("tarifid", *tarifids)]
+
+
+def test_a_session_across_a_night_band(store: Store) -> None:
+    night = parse_band("all 22:00-07:00 0.10")
+    tariff_id = add_tariff(store, Tariff(0, date(2025, 1, 1), Decimal("0.20"), bands=(night,)))
+    store.commit()
+    journal(store, evening_charge().messages)
+    project_pass(store, zone=PARIS)
+    total, rows = costs(store)
+    assert total.quantize(Decimal("0.000001")) == Decimal("3.600000")  # 7.2 x 0.20 + 21.6 x 0.10
+    assert [(r[1], round(r[3], 1)) for r in rows[:2]] == [
+        ("", 7200.0),
+        ("all 22:00-07:00 0.1000", 21600.0),
+    ]
+    assert rows[2] == ("tarifid", (tariff_id,))
+
+
+def test_adding_a_tariff_reprices_history_like_a_rebuild(store: Store) -> None:
+    add_tariff(store, Tariff(0, date(2025, 1, 1), Decimal("0.20")))
+    store.commit()
+    journal(store, evening_charge().messages)
+    project_pass(store, zone=PARIS)
+    assert costs(store)[0].quantize(Decimal("0.01")) == Decimal("5.76")  # 28.8 kWh x 0.20
+    newer = add_tariff(store, Tariff(0, date(2026, 1, 1), Decimal("0.30")))
+    store.commit()
+    with pytest.raises(VersionMismatch, match="tariffs"):
+        project_pass(store, zone=PARIS)
+    rebuild(store, zone=PARIS)
+    repriced = snapshot(store)
+    total, rows = costs(store)
+    assert total.quantize(Decimal("0.01")) == Decimal("8.64")
+    assert rows[-1] == ("tarifid", (newer,))
+    # the same as replaying from scratch in small passes
+    for table in (
+        "energySession",
+        "plugin_session",
+        "cycle_cost",
+        "recorder_gap",
+        "projection_checkpoint",
+    ):
+        store.execute(f"DELETE FROM {table}")
+    store.commit()
+    while project_pass(store, zone=PARIS, max_entries=101).entries:
+        pass
+    assert snapshot(store) == repriced
+    assert costs(store)[0] == total
+
+
+def test_no_tariff_means_no_cost(store: Store) -> None:
+    journal(store, evening_charge().messages)
+    project_pass(store, zone=PARIS)
+    total, rows = costs(store)
+    assert total == 0 and rows == [("tarifid", (0,))]
