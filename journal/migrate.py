@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from journal.storage import Store
@@ -27,25 +28,27 @@ class Step:
     sql: str
 
 
-def _schema_dir(dialect: str) -> Path:
+def _schema_dir(dialect: str) -> Traversable:
+    """schema/<dialect>, installed as the package data `chargelog.schema` (a namespace package:
+    walk it with the Traversable API, its str() is not a path), or beside a source checkout."""
     try:
-        root = resources.files("chargelog.schema")
-        folder = Path(str(root)) / dialect
+        folder = resources.files("chargelog.schema").joinpath(dialect)
         if folder.is_dir():
             return folder
     except ModuleNotFoundError:
         pass
-    # Running from a source checkout that is not installed.
     return Path(__file__).resolve().parent.parent / "schema" / dialect
 
 
 def available_steps(dialect: str) -> list[Step]:
     """Every step this code knows, in order."""
     steps = []
-    for path in sorted(_schema_dir(dialect).glob("*.sql")):
-        match = _STEP_NAME.match(path.name)
+    for entry in sorted(_schema_dir(dialect).iterdir(), key=lambda e: e.name):
+        match = _STEP_NAME.match(entry.name)
         if match:
-            steps.append(Step(int(match[1]), match[2], path.read_text(encoding="utf-8")))
+            steps.append(Step(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    if not steps:
+        raise SchemaError(f"no schema steps found for {dialect}: the installation is incomplete")
     return steps
 
 
