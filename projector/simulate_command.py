@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import ssl
 import sys
 import threading
 import time
@@ -20,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from journal.config import Config, MqttConfig
-from journal.mqtt_client import release
 
 # Only the light definitions at import time: every `chargelog` command builds this parser, and
 # the simulator proper is imported by the sub-command that runs it.
@@ -255,7 +253,11 @@ def publish(messages: Iterable[SimMessage], cfg: MqttConfig, speed: float) -> in
 
     A dropped connection is an error rather than a silent loss (QoS 0 is never queued).
     """
+    import ssl
+
     import paho.mqtt.client as mqtt
+
+    from journal.mqtt_client import release
 
     protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
     client = mqtt.Client(
