@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import date
@@ -18,18 +16,7 @@ from journal.storage import open_store
 from projector.money_store import Payment, list_payments, list_tariffs
 from projector.tariff_parse import parse_band
 from tests.services import mysql_database
-
-
-def chargelog(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    config = tmp_path / "c.ini"
-    config.write_text(f"[database]\nurl = {db_url}\n[site]\ntimezone = Europe/Paris\n")
-    return subprocess.run(
-        [sys.executable, "-m", "chargelog.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+from tests.test_sessions_command import chargelog
 
 
 def ok(db_url: str, tmp_path: Path, *args: str) -> str:

@@ -73,6 +73,20 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+def password_broker(folder: Path, user: str, password: str) -> PrivateBroker:
+    """A started private broker that admits only `user` with `password`."""
+    passwords = folder / "passwd"
+    passwords.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
+    passwords.chmod(0o644)
+    broker = PrivateBroker(folder, extra=f"password_file {passwords}\n")
+    broker.conf.write_text(
+        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
+    )
+    broker.start()
+    return broker
+
+
 def add_lines(config: Path, **sections: dict[str, str]) -> None:
     text = config.read_text()
     for section, values in sections.items():
@@ -87,17 +101,7 @@ def test_username_and_password(
 ) -> None:
     folder = tmp_path / "broker"
     folder.mkdir()
-    passwords = folder / "passwd"
-    passwords.write_text("")
-    subprocess.run(
-        ["mosquitto_passwd", "-b", str(passwords), "recorder", "s3cret pass"], check=True
-    )
-    passwords.chmod(0o644)
-    broker = PrivateBroker(folder, extra=f"password_file {passwords}\n")
-    broker.conf.write_text(
-        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
-    )
-    broker.start()
+    broker = password_broker(folder, "recorder", "s3cret pass")
     try:
         config = write_config(
             tmp_path,
@@ -120,15 +124,7 @@ def test_wrong_password_is_logged_and_retried(
 ) -> None:
     folder = tmp_path / "broker"
     folder.mkdir()
-    passwords = folder / "passwd"
-    passwords.write_text("")
-    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "recorder", "right"], check=True)
-    passwords.chmod(0o644)
-    broker = PrivateBroker(folder, extra=f"password_file {passwords}\n")
-    broker.conf.write_text(
-        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
-    )
-    broker.start()
+    broker = password_broker(folder, "recorder", "right")
     try:
         config = write_config(
             tmp_path, broker_port=broker.port, db_url=db_url, topics=f"{topic_prefix}/#"
