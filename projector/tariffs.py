@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = frozenset(range(7))
 NO_TARIFF = 0  # tariff id of energy no tariff covers (energySession.tarifid's "none")
+CONFIG_TARIFF = -1  # tariff id of the [tariff] section of the configuration (the single price)
 WEEK_MINUTES = 7 * 24 * 60
 
 # Wide enough that a product of a float's 17 digits and a price's 10 never rounds; Inexact traps,

@@ -1,0 +1,150 @@
+"""Reading costs back from `cycle_cost`: exact amounts per currency for cycles, plug-in sessions
+and ranges, and the one way every view (CLI, page, CSV, API, statement) shows them.
+
+The rule, in one place:
+- `cycle_cost.cost` is exact (never rounded). Sums are taken over the exact values, in
+  decimal.Decimal, never float (SQLite stores the cost as TEXT, MariaDB as DECIMAL: both are read
+  back through `Decimal(str(value))`).
+- Rounding happens once, when an amount is shown: to cents, halves away from zero
+  (`projector.tariffs.display_amount`). A total is the exact sum rounded once, so it can differ by a
+  cent from the sum of the rounded lines above it; it never drifts with the number of lines.
+- Amounts in different currencies are never added together: every sum is kept per currency, and a
+  mixed sum is shown as its parts ("12.40 EUR + 3.10 CHF").
+- Energy no tariff covered is priced at nothing and shows as no cost (None), not as 0.00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from journal.storage import Store
+from projector.tariffs import NO_TARIFF, display_amount
+
+IN_CHUNK = 500
+
+# currency -> exact amount
+Amounts = dict[str, Decimal]
+
+
+def as_decimal(value: Any) -> Decimal:
+    """A stored amount (TEXT on SQLite, DECIMAL on MariaDB) as an exact Decimal."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def add_amounts(total: Amounts, more: Mapping[str, Decimal]) -> Amounts:
+    """Add `more` into `total` (in place, per currency) and return it."""
+    for currency, amount in more.items():
+        total[currency] = total.get(currency, Decimal(0)) + amount
+    return total
+
+
+def sum_amounts(parts: Iterable[Mapping[str, Decimal]]) -> Amounts:
+    total: Amounts = {}
+    for part in parts:
+        add_amounts(total, part)
+    return total
+
+
+def rounded(amounts: Mapping[str, Decimal]) -> dict[str, str]:
+    """Each currency's amount rounded for display, as text ("12.40"): for JSON and CSV."""
+    return {currency: str(display_amount(amounts[currency])) for currency in sorted(amounts)}
+
+
+def single_currency(amounts: Mapping[str, Decimal]) -> tuple[str | None, str | None]:
+    """(rounded amount, currency) when there is exactly one currency, else (None, None): the
+    `cost` and `currency` keys of a session, a cycle or a total."""
+    if len(amounts) != 1:
+        return None, None
+    (currency, amount), = amounts.items()
+    return str(display_amount(amount)), currency
+
+
+def display_text(amounts: Mapping[str, Decimal]) -> str:
+    """"12.40 EUR", "12.40 EUR + 3.10 CHF", or "" when nothing was priced."""
+    return " + ".join(f"{value} {currency}" for currency, value in rounded(amounts).items())
+
+
+def cost_fields(amounts: Mapping[str, Decimal]) -> dict[str, Any]:
+    """The JSON keys every view adds for an amount: `cost` (rounded text, or null when nothing
+    was priced or the currencies are mixed), `currency`, and `costs` (currency -> rounded)."""
+    cost, currency = single_currency(amounts)
+    return {"cost": cost, "currency": currency, "costs": rounded(amounts)}
+
+
+# ---- reading cycle_cost ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostPartRow:
+    """One line of cycle_cost: energy priced at one price of one tariff (band '' = base price)."""
+
+    cycle_id: int
+    plugin_id: int
+    tariff_id: int
+    band: str
+    price: Decimal
+    currency: str
+    wh: float
+    cost: Decimal
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
+def cost_parts_of_sessions(store: Store, plugin_ids: Sequence[int]) -> list[CostPartRow]:
+    """Every priced part of the cycles of some plug-in sessions (chunked IN lists)."""
+    parts: list[CostPartRow] = []
+    for chunk in _chunks(list(plugin_ids)):
+        marks = ", ".join("?" for _ in chunk)
+        rows = store.query(
+            "SELECT c.cycle_id, e.plugin_id, c.tariff_id, c.band, c.price, c.currency, c.wh, "
+            "c.cost FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
+            f"WHERE e.plugin_id IN ({marks}) "
+            "ORDER BY c.cycle_id, c.tariff_id, c.band, c.price",
+            list(chunk),
+        )
+        parts += [_part(row) for row in rows]
+    return parts
+
+
+def _part(row: Sequence[Any]) -> CostPartRow:
+    cycle_id, plugin_id, tariff_id, band, price, currency, wh, cost = row
+    return CostPartRow(
+        int(cycle_id),
+        int(plugin_id),
+        int(tariff_id),
+        band,
+        as_decimal(price),
+        currency,
+        float(wh),
+        as_decimal(cost),
+    )
+
+
+def _priced(parts: Iterable[CostPartRow]) -> Iterable[CostPartRow]:
+    """Energy no tariff covered (tariff 0) carries no cost, in no currency."""
+    return (part for part in parts if part.tariff_id != NO_TARIFF and part.currency)
+
+
+def by_cycle(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
+    found: dict[int, Amounts] = {}
+    for part in _priced(parts):
+        add_amounts(found.setdefault(part.cycle_id, {}), {part.currency: part.cost})
+    return found
+
+
+def by_session(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
+    found: dict[int, Amounts] = {}
+    for part in _priced(parts):
+        add_amounts(found.setdefault(part.plugin_id, {}), {part.currency: part.cost})
+    return found
+
+
+def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]:
+    """Exact cost per currency of each plug-in session (absent: nothing priced)."""
+    return by_session(cost_parts_of_sessions(store, plugin_ids))
