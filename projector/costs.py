@@ -74,7 +74,7 @@ def cost_fields(amounts: Mapping[str, Decimal]) -> dict[str, Any]:
     return {"cost": cost, "currency": currency, "costs": rounded(amounts)}
 
 
-# ---- reading cycle_cost ---------------------------------------------------------------------------
+# ---- reading cycle_cost ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
