@@ -58,12 +58,12 @@ def single_currency(amounts: Mapping[str, Decimal]) -> tuple[str | None, str | N
     `cost` and `currency` keys of a session, a cycle or a total."""
     if len(amounts) != 1:
         return None, None
-    (currency, amount), = amounts.items()
+    ((currency, amount),) = amounts.items()
     return str(display_amount(amount)), currency
 
 
 def display_text(amounts: Mapping[str, Decimal]) -> str:
-    """"12.40 EUR", "12.40 EUR + 3.10 CHF", or "" when nothing was priced."""
+    """ "12.40 EUR", "12.40 EUR + 3.10 CHF", or "" when nothing was priced."""
     return " + ".join(f"{value} {currency}" for currency, value in rounded(amounts).items())
 
 
