@@ -80,6 +80,7 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
     from journal.entries import last_seq
     from journal.migrate import ensure_schema
     from journal.storage import open_store
+    from projector.pricing import config_tariff
     from projector.rebuild import rebuild
     from projector.runner import LIVE, LOCK, VersionMismatch, project_pass
     from projector.tables import read_checkpoint
@@ -95,21 +96,24 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
             checkpoint = read_checkpoint(store, LIVE)
             start = 0 if args.rebuild or args.dry_run or checkpoint is None else checkpoint.position
             store.rollback()
-            zone = site_zone(cfg.site.timezone)
+            pricing = {
+                "zone": site_zone(cfg.site.timezone),
+                "config_tariff": config_tariff(cfg.tariff),
+            }
             with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
                 if args.rebuild or args.dry_run:
                     result, diff = rebuild(
-                        store, dry_run=args.dry_run, progress=bar.update, zone=zone
+                        store, dry_run=args.dry_run, progress=bar.update, **pricing
                     )
                     verb = "would change" if args.dry_run else "changed"
                     print(f"replayed {result.entries} journal entries; {verb}: {diff.summary()}")
                     return 0
                 try:
-                    result = project_pass(store, progress=bar.update, zone=zone)
+                    result = project_pass(store, progress=bar.update, **pricing)
                 except VersionMismatch as exc:
                     # A new projection logic or new tariffs: replay everything, as the service does.
                     print(f"{exc}: rebuilding from the journal", file=sys.stderr)
-                    result, diff = rebuild(store, progress=bar.update, zone=zone)
+                    result, diff = rebuild(store, progress=bar.update, **pricing)
                     print(f"replayed {result.entries} journal entries; changed: {diff.summary()}")
                     return 0
         finally:

@@ -10,11 +10,13 @@ import configparser
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from journal.amount_text import parse_currency, parse_price
 from journal.storage.url import parse_database_url
 
 DEFAULT_CONFIG_FILE = "config.ini"
@@ -102,6 +104,19 @@ def site_zone(name: str) -> tzinfo:
     return tzlocal.get_localzone()
 
 
+def _parse_optional_price(text: str) -> Decimal | None:
+    return parse_price(text) if text.strip() else None
+
+
+def _parse_optional_date(text: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _parse_database_url(text: str) -> str:
     url = text.strip()
     parse_database_url(url)
@@ -149,6 +164,17 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
+class TariffConfig:
+    """The single-price case without `chargelog tariff add`: a price per kWh for every charger,
+    from `valid_from` (None: from the first session on). Tariffs in the database take over from
+    their own dates on, and on the same date."""
+
+    price: Decimal | None = None
+    currency: str = "EUR"
+    valid_from: date | None = None
+
+
+@dataclass(frozen=True)
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -163,6 +189,7 @@ class Config:
     recorder: RecorderConfig = RecorderConfig()
     projector: ProjectorConfig = ProjectorConfig()
     site: SiteConfig = SiteConfig()
+    tariff: TariffConfig = TariffConfig()
     web: WebConfig = WebConfig()
     source: str = "built-in defaults"
 
@@ -191,6 +218,11 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
     },
     "projector": {"interval": _range(_parse_float, 0.5, 86400.0)},
     "site": {"timezone": _parse_timezone},
+    "tariff": {
+        "price": _parse_optional_price,
+        "currency": parse_currency,
+        "valid_from": _parse_optional_date,
+    },
     "web": {
         "host": _parse_str,
         "port": _range(_parse_int, 1, 65535),

@@ -83,7 +83,7 @@ def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 
 Apply = Callable[["Store"], int]
-Prepare = Callable[[argparse.Namespace], Apply]
+Prepare = Callable[[argparse.Namespace, Config], Apply]
 
 
 def _handler(prepare: Prepare, name: str) -> Callable[[argparse.Namespace, Config], int]:
@@ -95,7 +95,7 @@ def _handler(prepare: Prepare, name: str) -> Callable[[argparse.Namespace, Confi
         from journal.storage import open_store
 
         try:
-            apply = prepare(args)
+            apply = prepare(args, cfg)
             with open_store(cfg.database.url) as store:
                 ensure_schema(store, cfg.database.auto_migrate)
                 return apply(store)
@@ -127,9 +127,10 @@ def _id(text: str) -> int:
     return int(text)
 
 
-def _tariff_add(args: argparse.Namespace) -> Apply:
+def _tariff_add(args: argparse.Namespace, cfg: Config) -> Apply:
+    from journal.amount_text import parse_currency, parse_price
     from projector.money_store import add_tariff
-    from projector.tariff_parse import check_bands, parse_band, parse_currency, parse_price
+    from projector.tariff_parse import check_bands, parse_band
     from projector.tariffs import Tariff
 
     bands = tuple(_checked(parse_band, text) for text in args.band)
@@ -157,9 +158,9 @@ def _tariff_add(args: argparse.Namespace) -> Apply:
     return apply
 
 
-def _payment_add(args: argparse.Namespace) -> Apply:
+def _payment_add(args: argparse.Namespace, cfg: Config) -> Apply:
+    from journal.amount_text import parse_currency, parse_decimal
     from projector.money_store import Payment, add_payment
-    from projector.tariff_parse import parse_currency, parse_decimal
 
     amount = _checked(lambda t: parse_decimal(t, "amount", 12, 2, allow_negative=True), args.amount)
     if amount == 0:
@@ -183,13 +184,16 @@ def _payment_add(args: argparse.Namespace) -> Apply:
 def _lister(kind: str) -> Prepare:
     """`tariff list` and `payment list`: one shape, the kind names the store and the table."""
 
-    def prepare(args: argparse.Namespace) -> Apply:
+    def prepare(args: argparse.Namespace, cfg: Config) -> Apply:
         from projector import money_store, output_money
+        from projector.pricing import config_tariff
 
         rows, table = getattr(money_store, f"list_{kind}s"), getattr(output_money, f"{kind}_table")
+        # The [tariff] section prices sessions too: `tariff list` shows it, last.
+        configured = config_tariff(cfg.tariff) if kind == "tariff" else None
 
         def apply(store: Store) -> int:
-            sys.stdout.write(table(rows(store)))
+            sys.stdout.write(table([*rows(store), *([configured] if configured else [])]))
             return 0
 
         return apply
@@ -200,7 +204,7 @@ def _lister(kind: str) -> Prepare:
 def _remover(kind: str) -> Prepare:
     """`tariff remove ID` and `payment remove ID`."""
 
-    def prepare(args: argparse.Namespace) -> Apply:
+    def prepare(args: argparse.Namespace, cfg: Config) -> Apply:
         from projector import money_store
 
         remove = getattr(money_store, f"remove_{kind}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 
 from projector.money_store import Payment
-from projector.tariffs import Tariff
+from projector.tariffs import CONFIG_TARIFF, Tariff
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -23,8 +24,8 @@ def tariff_table(tariffs: Sequence[Tariff]) -> str:
         return "no tariffs (add one with `chargelog tariff add --from DATE --price PRICE`)\n"
     rows = [
         [
-            str(t.id),
-            t.valid_from.isoformat(),
+            "config" if t.id == CONFIG_TARIFF else str(t.id),
+            "(always)" if t.valid_from == date.min else t.valid_from.isoformat(),
             f"{t.price} {t.currency}/kWh",
             t.charger or "(all)",
             t.note,

@@ -10,14 +10,30 @@ the projection is rebuilt, which re-prices all history exactly as a fresh rebuil
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
+from journal.config import TariffConfig
 from journal.storage import Store
-from projector.tariffs import EXACT, Tariff, split_cost
+from projector.tariffs import CONFIG_TARIFF, EXACT, Tariff, split_cost
 
 US = 1_000_000
 # cycle.costs: "tariff id|band|price|currency" -> [Wh, exact cost as text]
 CostParts = dict[str, list]
+
+
+def config_tariff(section: TariffConfig) -> Tariff | None:
+    """The `[tariff]` section as a tariff for all chargers (id CONFIG_TARIFF), or None when it
+    names no price. Without a valid_from it covers all history; a database tariff dated the same
+    day or later takes over (tariff_for prefers the higher id on a tie)."""
+    if section.price is None:
+        return None
+    return Tariff(
+        id=CONFIG_TARIFF,
+        valid_from=section.valid_from or date.min,
+        price=section.price,
+        currency=section.currency,
+        note="[tariff] in the configuration",
+    )
 
 
 class Pricer:
@@ -29,12 +45,13 @@ class Pricer:
         self.fingerprint = hashlib.sha256(described.encode()).hexdigest()[:16]
 
     @classmethod
-    def load(cls, store: Store, zone: tzinfo) -> Pricer:
+    def load(cls, store: Store, zone: tzinfo, config_tariff: Tariff | None = None) -> Pricer:
+        """The database's tariffs, plus the configuration's single price when it has one."""
         from projector.money_store import list_tariffs
 
         tariffs = list_tariffs(store)
         store.rollback()
-        return cls(tariffs, zone)
+        return cls([*tariffs, config_tariff] if config_tariff is not None else tariffs, zone)
 
     def add(self, costs: CostParts, charger: str, start_us: int, end_us: int, wh: float) -> None:
         """Price `wh` delivered between two moments and add it to a cycle's parts."""

@@ -10,6 +10,7 @@ from typing import Any
 from journal.storage import Store
 from projector.runner import LIVE, NEXT, PassResult, Progress, project_pass
 from projector.tables import TABLES, TableSet
+from projector.tariffs import Tariff
 
 
 @dataclass
@@ -71,12 +72,15 @@ def rebuild(
     dry_run: bool = False,
     progress: Progress | None = None,
     zone: tzinfo | None = None,
+    config_tariff: Tariff | None = None,
 ) -> tuple[PassResult, Difference]:
     """The caller holds the projector lock, so no incremental pass runs meanwhile."""
     for table in TABLES:
         store.create_table_like(NEXT.name(table), table)
     try:
-        result = project_pass(store, NEXT, progress=progress, zone=zone)
+        result = project_pass(
+            store, NEXT, progress=progress, zone=zone, config_tariff=config_tariff
+        )
         diff = difference(store, LIVE, NEXT)
     except BaseException:
         _drop_next(store)

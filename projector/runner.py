@@ -19,6 +19,7 @@ from projector.fleet import Fleet
 from projector.pricing import Pricer
 from projector.readings import PROJECTED_KEYS
 from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
+from projector.tariffs import Tariff
 from projector.version import PROJECTOR_VERSION
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def project_pass(
     before_commit: Hook | None = None,
     max_entries: int | None = None,
     zone: tzinfo | None = None,
+    config_tariff: Tariff | None = None,
 ) -> PassResult:
     """Replay what the journal holds beyond the checkpoint (at most `max_entries`), pricing
     energy with the tariffs in the database in the site's zone (default: the machine's)."""
@@ -64,7 +66,7 @@ def project_pass(
             f"tables built by projection version {checkpoint.projector_version}, "
             f"this is {PROJECTOR_VERSION}"
         )
-    pricer = Pricer.load(store, zone if zone is not None else site_zone(""))
+    pricer = Pricer.load(store, zone if zone is not None else site_zone(""), config_tariff)
     state = checkpoint.machine_state if checkpoint else None
     if checkpoint is not None and Fleet.pricing_of(state) != pricer.fingerprint:
         raise VersionMismatch("the tariffs or the time zone changed since the sessions were priced")

@@ -18,6 +18,7 @@ from journal.config import Config, site_zone
 from journal.migrate import ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
+from projector.pricing import config_tariff
 from projector.rebuild import rebuild
 from projector.runner import LOCK, VersionMismatch, project_pass
 
@@ -28,6 +29,7 @@ class ProjectorService:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.zone = site_zone(cfg.site.timezone)
+        self.config_tariff = config_tariff(cfg.tariff)
         self.notifier = Notifier()
         self._store: Store | None = None
         self._lock_warned = False
@@ -71,10 +73,10 @@ class ProjectorService:
 
     def _project(self, store: Store) -> None:
         try:
-            result = project_pass(store, zone=self.zone)
+            result = project_pass(store, zone=self.zone, config_tariff=self.config_tariff)
         except VersionMismatch as exc:
             log.warning("%s: rebuilding the projection from the journal", exc)
-            result, diff = rebuild(store, zone=self.zone)
+            result, diff = rebuild(store, zone=self.zone, config_tariff=self.config_tariff)
             log.info("rebuilt from %d journal entries; %s", result.entries, diff.summary())
             return
         if result.entries:

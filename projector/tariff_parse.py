@@ -7,8 +7,8 @@ import itertools
 import re
 from collections.abc import Sequence
 from datetime import time
-from decimal import Decimal, InvalidOperation
 
+from journal.amount_text import parse_price
 from projector.tariffs import ALL_DAYS, DAY_NAMES, Band
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -45,37 +45,6 @@ def parse_clock(text: str, *, end: bool = False) -> time:
     if hour > 23 or minute > 59:
         raise ValueError(f"{text!r} is not a time of day (00:00 to 23:59)")
     return time(hour, minute)
-
-
-def parse_decimal(
-    text: str, what: str, digits: int, places: int, *, allow_negative: bool = False
-) -> Decimal:
-    """An exact amount that DECIMAL(digits, places) stores without rounding."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{what} {text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{what} {text!r} is not a number")
-    if value < 0 and not allow_negative:
-        raise ValueError(f"{what} {text!r} is negative")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -places:
-        raise ValueError(f"{what} {text!r} has more than {places} decimals")
-    if abs(value) >= Decimal(10) ** (digits - places):
-        raise ValueError(f"{what} {text!r} is too large")
-    return value
-
-
-def parse_price(text: str) -> Decimal:
-    return parse_decimal(text, "price", 10, 4)
-
-
-def parse_currency(text: str) -> str:
-    code = text.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValueError(f"currency {text!r} is not a 3-letter code (EUR, CHF, USD...)")
-    return code
 
 
 def parse_band(text: str) -> Band:

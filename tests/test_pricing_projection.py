@@ -3,8 +3,11 @@ it was delivered; adding a tariff re-prices history exactly as a rebuild does.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +17,7 @@ from projector.money_store import add_tariff
 from projector.rebuild import rebuild
 from projector.runner import VersionMismatch, project_pass
 from projector.tariff_parse import parse_band
-from projector.tariffs import Tariff
+from projector.tariffs import CONFIG_TARIFF, Tariff
 from tests.charge_script import Script
 from tests.test_projection_store import journal, snapshot
 
@@ -89,3 +92,59 @@ def test_no_tariff_means_no_cost(store: Store) -> None:
     project_pass(store, zone=PARIS)
     total, rows = costs(store)
     assert total == 0 and rows == [("tarifid", (0,))]
+
+
+def _project_with_config(db_url: str, tmp_path: Path, tariff: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "c.ini"
+    config.write_text(
+        f"[database]\nurl = {db_url}\n[site]\ntimezone = Europe/Paris\n[tariff]\n{tariff}\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "chargelog.cli", "--config", str(config), "project"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def test_the_config_tariff_prices_until_a_database_tariff_takes_over(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    """[tariff] price alone prices everything; changing it re-prices history (the projector
+    rebuilds by itself); a database tariff from its own date on wins over it."""
+    journal(store, evening_charge().messages)
+    result = _project_with_config(db_url, tmp_path, "price = 0.2500\ncurrency = chf")
+    assert result.returncode == 0, result.stderr
+    total, rows = costs(store)
+    assert total == Decimal("7.2") and rows[-1] == ("tarifid", (CONFIG_TARIFF,))  # 28.8 x 0.25
+    currencies = store.query("SELECT DISTINCT currency FROM cycle_cost")
+    store.rollback()
+    assert currencies == [("CHF",)]
+
+    result = _project_with_config(db_url, tmp_path, "price = 0.1000\ncurrency = CHF")
+    assert result.returncode == 0, result.stderr
+    assert "rebuilding" in result.stderr
+    assert costs(store)[0] == Decimal("2.88")
+
+    # A database tariff from the day of the charge (local 2026-01-01) takes over.
+    tariff_id = add_tariff(store, Tariff(0, date(2026, 1, 1), Decimal("0.3000"), "CHF"))
+    store.commit()
+    result = _project_with_config(db_url, tmp_path, "price = 0.1000\ncurrency = CHF")
+    assert result.returncode == 0, result.stderr
+    total, rows = costs(store)
+    assert total == Decimal("8.64") and rows[-1] == ("tarifid", (tariff_id,))
+
+    # ...but not before its date: from 2026-01-02 on, only the charge's last hour (after local
+    # midnight, 7.2 kWh) takes the new price: 21.6 x 0.10 + 7.2 x 0.30.
+    store.execute("UPDATE tariff SET valid_from = ? WHERE id = ?", ("2026-01-02", tariff_id))
+    store.commit()
+    result = _project_with_config(db_url, tmp_path, "price = 0.1000\ncurrency = CHF")
+    assert result.returncode == 0, result.stderr
+    assert costs(store)[0] == Decimal("4.32")
+
+
+def test_a_bad_config_price_names_the_key(db_url: str, tmp_path: Path) -> None:
+    result = _project_with_config(db_url, tmp_path, "price = 0.18505")
+    assert result.returncode == 2
+    assert "[tariff] price" in result.stderr and "more than 4 decimals" in result.stderr
