@@ -47,7 +47,7 @@ def fill(url: str, rows: int) -> float:
     chargers = default_chargers(3, ["5.x", "4.1", "2.x"], seed=7)
     spec = SimulationSpec(
         chargers=chargers,
-        start=datetime(2026, 1, 1, tzinfo=UTC),
+        start=datetime(2026, 1, 1, 12, tzinfo=UTC),  # noon: 100k rows hold evening charges
         days=3650,
         seed=7,
         faults=parse_faults("all"),
