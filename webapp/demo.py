@@ -2,8 +2,9 @@
 
 A fresh SQLite database (in a temporary folder unless --db says where) gets three months of
 simulated traffic from two chargers on different firmware (5.x and 2.x), with the reference's
-situations injected (pauses, faults, a reboot, gaps, junk, duplicates, retained replays); the
-projector replays it and the web page serves it until Ctrl-C.
+situations injected (pauses, faults, a reboot, gaps, junk, duplicates, retained replays), a
+day/night tariff and a payment; the projector replays and prices it and the web page serves it
+until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from journal import entries
-from journal.config import Config, DatabaseConfig, WebConfig
+from journal.config import Config, DatabaseConfig, WebConfig, site_zone
 from journal.migrate import migrate
 from journal.storage import Store, open_store
 from projector.runner import project_pass
@@ -72,13 +74,35 @@ def _batches(messages: Iterator[SimMessage]) -> Iterator[list[entries.Row]]:
         yield batch
 
 
-def build(store: Store, spec: SimulationSpec, show_progress: bool) -> tuple[int, int]:
-    """Fill the journal and project it; returns (journal rows, plug-in sessions)."""
+def add_demo_money(store: Store, spec: SimulationSpec, zone: tzinfo) -> None:
+    """A tariff with a cheaper night band from the first day, and one payment half-way, so the
+    costs, the balance and the statements have something to show."""
+    from projector.money_store import Payment, add_payment, add_tariff
+    from projector.tariff_parse import parse_band
+    from projector.tariffs import Tariff
+
+    first = spec.start.astimezone(zone).date()
+    night = parse_band("all 22:00-06:00 0.1696")
+    add_tariff(
+        store, Tariff(0, first, Decimal("0.2516"), bands=(night,), note="demo: day and night")
+    )
+    half_way = first + timedelta(days=int(spec.days) // 2)
+    add_payment(store, Payment(0, half_way, Decimal("25.00"), note="demo: a transfer"))
+    store.commit()
+
+
+def build(
+    store: Store, spec: SimulationSpec, show_progress: bool, zone: tzinfo | None = None
+) -> tuple[int, int]:
+    """Fill the journal, add the demo's money and project it; returns (journal rows, plug-in
+    sessions). `zone` is the site's (default: the machine's)."""
     from tqdm import tqdm
 
     from projector.simulator import simulate
 
+    zone = zone if zone is not None else site_zone("")
     migrate(store)
+    add_demo_money(store, spec, zone)
     total = 0
     with tqdm(
         desc="simulating", unit=" messages", unit_scale=True, disable=not show_progress
@@ -88,7 +112,7 @@ def build(store: Store, spec: SimulationSpec, show_progress: bool) -> tuple[int,
             store.commit()
             total += len(batch)
             bar.update(len(batch))
-    project_pass(store)
+    project_pass(store, zone=zone)
     row = store.query_one("SELECT COUNT(*) FROM plugin_session")
     store.rollback()
     return total, int(row[0]) if row else 0
@@ -113,7 +137,10 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"building the demo database {path} ...", file=sys.stderr)
         with open_store(url) as store:
             rows, sessions = build(
-                store, demo_spec(args.days, datetime.now(UTC)), sys.stderr.isatty()
+                store,
+                demo_spec(args.days, datetime.now(UTC)),
+                sys.stderr.isatty(),
+                site_zone(cfg.site.timezone),
             )
         print(f"{rows:,} journal entries, {sessions} plug-in sessions", file=sys.stderr)
         if args.no_serve:
