@@ -259,6 +259,7 @@ _EXTERNAL = {
     "simulate": ("projector.simulate_command", "add_parser"),
     "tariff": ("projector.money_command", "add_tariff_parser"),
     "payment": ("projector.money_command", "add_payment_parser"),
+    "import-legacy": ("projector.legacy_command", "add_parser"),
     "serve": ("webapp.commands", "add_parser"),
     "passwd": ("webapp.commands", "add_parser"),
     "demo": ("webapp.demo", "add_parser"),

@@ -8,6 +8,7 @@ from datetime import tzinfo
 from typing import Any
 
 from journal.storage import Store
+from projector.legacy_projection import rebuild_legacy
 from projector.runner import LIVE, NEXT, PassResult, Progress, project_pass
 from projector.tables import TABLES, TableSet
 from projector.tariffs import Tariff
@@ -81,6 +82,8 @@ def rebuild(
         result = project_pass(
             store, NEXT, progress=progress, zone=zone, config_tariff=config_tariff
         )
+        # No journal holds the original logger's sessions: they are written from their table.
+        rebuild_legacy(store, NEXT, zone=zone, config_tariff=config_tariff)
         diff = difference(store, LIVE, NEXT)
     except BaseException:
         _drop_next(store)

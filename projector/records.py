@@ -26,6 +26,8 @@ FLAG_TEXT = {
     "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",
+    "legacy": "Imported from the original openevse-mqtt-mysql logger (its energySession id in "
+    "the detail): only its end, duration and energy are known, with no journal behind them.",
 }
 
 END_REASONS = ("stopped", "unplugged", "paused", "disabled", "fault", "reboot", "gap")
