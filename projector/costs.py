@@ -96,15 +96,20 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield ids[start : start + IN_CHUNK]
 
 
+# The parts of cycles that exist (a JOIN, so every reader sees the same set).
+_PARTS_SELECT = (
+    "SELECT c.cycle_id, e.plugin_id, c.tariff_id, c.band, c.price, c.currency, c.wh, "
+    "c.cost FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id"
+)
+
+
 def cost_parts_of_sessions(store: Store, plugin_ids: Sequence[int]) -> list[CostPartRow]:
     """Every priced part of the cycles of some plug-in sessions (chunked IN lists)."""
     parts: list[CostPartRow] = []
     for chunk in _chunks(list(plugin_ids)):
         marks = ", ".join("?" for _ in chunk)
         rows = store.query(
-            "SELECT c.cycle_id, e.plugin_id, c.tariff_id, c.band, c.price, c.currency, c.wh, "
-            "c.cost FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
-            f"WHERE e.plugin_id IN ({marks}) "
+            f"{_PARTS_SELECT} WHERE e.plugin_id IN ({marks}) "
             "ORDER BY c.cycle_id, c.tariff_id, c.band, c.price",
             list(chunk),
         )
@@ -126,9 +131,13 @@ def _part(row: Sequence[Any]) -> CostPartRow:
     )
 
 
-def _priced(parts: Iterable[CostPartRow]) -> Iterable[CostPartRow]:
+def is_priced(part: CostPartRow) -> bool:
     """Energy no tariff covered (tariff 0) carries no cost, in no currency."""
-    return (part for part in parts if part.tariff_id != NO_TARIFF and part.currency)
+    return part.tariff_id != NO_TARIFF and bool(part.currency)
+
+
+def _priced(parts: Iterable[CostPartRow]) -> Iterable[CostPartRow]:
+    return (part for part in parts if is_priced(part))
 
 
 def by_cycle(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
@@ -148,3 +157,39 @@ def by_session(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
 def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]:
     """Exact cost per currency of each plug-in session (absent: nothing priced)."""
     return by_session(cost_parts_of_sessions(store, plugin_ids))
+
+
+def total_cost(store: Store) -> Amounts:
+    """Exact cost per currency of every priced cycle of every session: what the balance page
+    says is due. The same parts and rule as `session_costs`, over the whole history."""
+    rows = store.query(_PARTS_SELECT)
+    store.rollback()
+    return sum_amounts(by_session(_part(row) for row in rows).values())
+
+
+# ---- showing the parts -----------------------------------------------------------------------
+
+
+def exact_text(amount: Decimal) -> str:
+    """An exact amount as plain text, never rounded, at least to the cent ("1.44", "0.0115"):
+    for a CSV column whose sum is the exact total (rounded once by whoever shows it)."""
+    if amount == amount.quantize(Decimal("0.01")):
+        return str(amount.quantize(Decimal("0.01")))
+    return f"{amount.normalize():f}"
+
+
+def exact_fields(amounts: Mapping[str, Decimal]) -> dict[str, Any]:
+    """`costs_exact` (currency -> exact text): beside `cost_fields` where rows are listed, so a
+    script summing them gets the exact total the page rounds once."""
+    return {"costs_exact": {c: exact_text(amounts[c]) for c in sorted(amounts)}}
+
+
+def columns(amounts: Mapping[str, Decimal]) -> tuple[str, str, str]:
+    """(cost, cost_exact, currency) for a CSV row of one session: the amount as shown, the exact
+    one (a column of it sums to the exact total) and the currency; all "" when nothing was priced;
+    mixed currencies as "3.10 CHF + 12.40 EUR" (and exact) with no single currency."""
+    if len(amounts) == 1:
+        ((currency, amount),) = amounts.items()
+        return str(display_amount(amount)), exact_text(amount), currency
+    exact = " + ".join(f"{exact_text(amounts[c])} {c}" for c in sorted(amounts))
+    return display_text(amounts), exact, ""

@@ -1,4 +1,8 @@
-"""`chargelog sessions` output formats: a table for people, CSV and JSON for scripts."""
+"""`chargelog sessions` output formats: a table for people, CSV and JSON for scripts.
+
+Costs follow projector.costs: the CSV carries each session's cost as shown and exact (that column
+sums to the exact total), the table shows them rounded and its total is the exact sum rounded
+once."""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import csv
 import io
 import json
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any
+
+from projector.costs import Amounts, columns, display_text, sum_amounts
 
 CSV_COLUMNS = (
     "id",
@@ -16,12 +23,20 @@ CSV_COLUMNS = (
     "energy_kwh",
     "charging_s",
     "cycles",
+    "cost",
+    "cost_exact",
+    "currency",
     "flags",
 )
 
 
 def as_json(sessions: list[dict[str, Any]]) -> str:
     return json.dumps(sessions, indent=2, ensure_ascii=False) + "\n"
+
+
+def exact_costs(session: dict[str, Any]) -> Amounts:
+    """A listed session's (or cycle's) exact cost per currency, from its `costs_exact` key."""
+    return {c: Decimal(text) for c, text in session.get("costs_exact", {}).items()}
 
 
 def as_csv(sessions: list[dict[str, Any]]) -> str:
@@ -38,6 +53,7 @@ def as_csv(sessions: list[dict[str, Any]]) -> str:
                 f"{s['energy_wh'] / 1000:.3f}",
                 s["charging_s"],
                 len(s["cycles"]),
+                *columns(exact_costs(s)),
                 " ".join(s["flags"]),
             ]
         )
@@ -56,7 +72,7 @@ def _hours(seconds: int) -> str:
 
 
 def as_table(sessions: list[dict[str, Any]], zone: tzinfo) -> str:
-    header = ("plugged", "unplugged", "charger", "kWh", "charging", "cycles", "flags")
+    header = ("plugged", "unplugged", "charger", "kWh", "charging", "cycles", "cost", "flags")
     rows = [
         (
             _local(s["plugged_at"], zone),
@@ -65,17 +81,18 @@ def as_table(sessions: list[dict[str, Any]], zone: tzinfo) -> str:
             f"{s['energy_wh'] / 1000:,.1f}",
             _hours(s["charging_s"]),
             str(len(s["cycles"])),
+            display_text(exact_costs(s)),
             ",".join(s["flags"]),
         )
         for s in sessions
     ]
     total_kwh = sum(s["energy_wh"] for s in sessions) / 1000
     total_s = sum(s["charging_s"] for s in sessions)
-    rows.append(
-        ("total", "", f"{len(sessions)} sessions", f"{total_kwh:,.1f}", _hours(total_s), "", "")
-    )
+    total_cost = display_text(sum_amounts(exact_costs(s) for s in sessions))
+    count = f"{len(sessions)} sessions"
+    rows.append(("total", "", count, f"{total_kwh:,.1f}", _hours(total_s), "", total_cost, ""))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {3, 4, 5}
+    right = {3, 4, 5, 6}
     lines = []
     for row in [header, *rows]:
         cells = [

@@ -1,5 +1,6 @@
 """Reading the projection back: plug-in sessions with their cycles, as the JSON contract of
-`chargelog sessions --format json` and `/api/sessions` (oldest first, times ISO 8601 UTC + Z)."""
+`chargelog sessions --format json` and `/api/sessions` (oldest first, times ISO 8601 UTC + Z),
+each with its cost in the keys of projector.costs.cost_fields."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from typing import Any
 
 from journal.entries import to_micros
 from journal.storage import Store
+from projector.costs import (
+    Amounts,
+    by_cycle,
+    by_session,
+    cost_fields,
+    cost_parts_of_sessions,
+    exact_fields,
+)
 
 IN_CHUNK = 500
 
@@ -69,6 +78,12 @@ def filter_sql(filt: SessionFilter) -> tuple[str, list[Any]]:
     return " AND ".join(where), params
 
 
+def _cost_keys(amounts: Amounts) -> dict[str, Any]:
+    """A session's or a cycle's cost: the rounded keys every view shows, and the exact amounts
+    whose sum is what the totals round once."""
+    return {**cost_fields(amounts), **exact_fields(amounts)}
+
+
 def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[dict[str, Any]]:
     where, params = filter_sql(filt)
     rows = store.query(
@@ -76,7 +91,10 @@ def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[d
         f"FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
         params,
     )
-    cycles = _cycles_of(store, [int(r[0]) for r in rows])
+    ids = [int(r[0]) for r in rows]
+    parts = cost_parts_of_sessions(store, ids)
+    cycles = _cycles_of(store, ids, by_cycle(parts))
+    costs = by_session(parts)
     store.rollback()
     sessions = []
     for sid, charger, plugged, unplugged, energy, charging, count, flags in rows:
@@ -92,6 +110,7 @@ def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[d
                 "cycle_count": int(count),
                 "flags": names,
                 "flag_details": details,
+                **_cost_keys(costs.get(int(sid), {})),
                 "cycles": cycles.get(int(sid), []),
             }
         )
@@ -117,7 +136,9 @@ def cycle_rows(store: Store, ids: list[int]) -> dict[int, list[tuple[Any, ...]]]
     return found
 
 
-def _cycles_of(store: Store, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _cycles_of(
+    store: Store, ids: list[int], costs: dict[int, Amounts]
+) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {}
     for plugin_id, rows in cycle_rows(store, ids).items():
         for cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows:
@@ -135,6 +156,7 @@ def _cycles_of(store: Store, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
                     "counter_end": c1,
                     "flags": names,
                     "flag_details": details,
+                    **_cost_keys(costs.get(int(cid), {})),
                 }
             )
     return found

@@ -202,8 +202,10 @@ def energy_cost(wh: float, price: Decimal) -> Decimal:
 
 
 def display_amount(amount: Decimal) -> Decimal:
-    """The one rounding rule: to cents, halves away from zero (ROUND_HALF_UP)."""
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """The one rounding rule: to cents, halves away from zero (ROUND_HALF_UP). A negative amount
+    that rounds to nothing (a balance of -0.004) shows as 0.00, not -0.00."""
+    shown = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return shown if shown else shown.copy_abs()
 
 
 def _segments(

@@ -1,8 +1,10 @@
 """The README's least-privilege grants are enough: the recorder needs INSERT on `journal` (and
-SELECT on `schema_version` for its start-up check), nothing else."""
+SELECT on `schema_version` for its start-up check), nothing else; the web page needs SELECT on the
+tables the README lists, nothing else."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -47,6 +49,72 @@ def test_recorder_works_with_insert_only_grants(tmp_path: Path) -> None:
                 limited.query("SELECT COUNT(*) FROM journal")  # it cannot read the journal back
             with open_store(admin_url) as admin:
                 assert [e.payload for e in entries.iter_all(admin)] == [b"3"]
+        finally:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            conn.close()
+
+
+# The README's SELECT grants for the web page's account (section "The web page").
+WEB_TABLES = (
+    "journal",
+    "plugin_session",
+    "energySession",
+    "recorder_gap",
+    "projection_checkpoint",
+    "schema_version",
+    "cycle_cost",
+    "tariff",
+    "tariff_band",
+    "payment",
+)
+
+
+def test_web_pages_work_with_select_only_grants() -> None:
+    """Every page and export, the balance and the statements included, served by an account
+    with exactly the README's SELECT grants; the account cannot write."""
+    from tests.test_web_money import build
+    from tests.web_site import web_config
+    from webapp import create_app
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    paragraph = readme[readme.index("`deploy/chargelog-web.service` runs it") :]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    assert sorted(re.findall(r"`(\w+)`", paragraph)) == sorted(WEB_TABLES)
+    with mysql_database() as admin_url:
+        with open_store(admin_url) as admin:
+            migrate(admin)
+            build(admin)
+        target = parse_database_url(admin_url)
+        user, password = f"web_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        conn = mysql.connector.connect(
+            host=target.host, port=target.port, user=target.user, password=target.password
+        )
+        cursor = conn.cursor()
+        try:
+            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+            for table in WEB_TABLES:
+                cursor.execute(f"GRANT SELECT ON `{target.database}`.{table} TO '{user}'@'%'")
+            url = f"mysql://{user}:{password}@{target.host}:{target.port}/{target.database}"
+            client = create_app(web_config(url), {"TESTING": True}).test_client()
+            sessions = client.get("/api/sessions").json
+            assert len(sessions) == 4
+            for path in (
+                "/",
+                f"/sessions/{sessions[0]['id']}",
+                "/health",
+                "/sessions.csv",
+                "/api/totals",
+                "/api/totals/monthly",
+                "/balance",
+                "/api/balance",
+                "/statements",
+                "/statements/2026-01",
+                "/statements/2026-01.csv",
+            ):
+                assert client.get(path).status_code == 200, path
+            assert client.get("/api/balance").json["due"] == {"CHF": "2.16", "EUR": "5.76"}
+            with open_store(url) as limited, pytest.raises(StorageError):
+                limited.execute("DELETE FROM payment")
         finally:
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             conn.close()

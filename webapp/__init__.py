@@ -21,7 +21,18 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     # sub-commands (serve, passwd, demo), and only those that serve should pay for Flask.
     from flask import Flask
 
-    from webapp import auth, db, detail, exports, formatting, health, security, sessions
+    from webapp import (
+        auth,
+        balance,
+        db,
+        detail,
+        exports,
+        formatting,
+        health,
+        security,
+        sessions,
+        statements,
+    )
 
     cfg = config or Config()
     app = Flask(__name__)
@@ -40,6 +51,14 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     db.init_app(app)
     security.init_app(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, sessions.bp, detail.bp, health.bp, exports.bp):
+    for blueprint in (
+        auth.bp,
+        sessions.bp,
+        detail.bp,
+        health.bp,
+        exports.bp,
+        balance.bp,
+        statements.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

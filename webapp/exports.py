@@ -1,6 +1,10 @@
 """Exports for scripts and the charts: the sessions as JSON (exactly `chargelog sessions --format
 json`) and CSV, and totals per local day, per local month and overall. All take the page's
-filters (`from`, `to`, `month`, `charger`) as query parameters."""
+filters (`from`, `to`, `month`, `charger`) as query parameters.
+
+Costs: the CSV gives each session's cost as the page shows it, exact, and its currency
+(projector.costs.columns, as the statement's CSV), so `cost_exact` sums to the exact total the
+page and /api/totals round once; the JSON gives the keys of projector.costs.cost_fields."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from projector.costs import columns
 from projector.output import as_json
 from projector.sessions import list_sessions
 from webapp.buckets import add_months, local_month, month_range, today, year_range
@@ -36,6 +41,8 @@ CSV_COLUMNS = (
     "plugged_s",
     "cycles",
     "cost",
+    "cost_exact",
+    "currency",
     "flags",
 )
 
@@ -76,7 +83,7 @@ def _csv_row(s: SessionRow, zone: tzinfo) -> list[Any]:
         s.charging_s,
         int((s.unplugged_at - s.plugged_at).total_seconds()) if s.unplugged_at else "",
         s.cycle_count,
-        "",  # cost: once tariffs exist
+        *columns(s.costs),
         " ".join(s.flags),
     ]
 

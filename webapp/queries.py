@@ -1,15 +1,17 @@
 """The projection read back for the pages: one page of sessions with their cycles, one session,
-the chargers, the live sessions. Read-only, short parameterised SQL, no ORM."""
+the chargers, the live sessions, each with its exact cost per currency (projector.costs).
+Read-only, short parameterised SQL, no ORM."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from journal.storage import Store
+from projector.costs import Amounts, by_cycle, by_session, cost_parts_of_sessions
 from projector.sessions import SessionFilter, cycle_rows, filter_sql
 from projector.status import ChargerStatus
 from webapp.buckets import micros_sql, stamp, utc
@@ -33,6 +35,7 @@ class CycleRow:
     counter_end: float | None
     end_reason: str | None
     flags: dict[str, int]
+    costs: Amounts = field(default_factory=dict)  # exact, per currency; empty: not priced
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class SessionRow:
     cycle_count: int
     flags: dict[str, int]
     cycles: tuple[CycleRow, ...] = ()
+    costs: Amounts = field(default_factory=dict)  # exact, per currency; empty: not priced
 
 
 def _flags(raw: str | None) -> dict[str, int]:
@@ -59,7 +63,9 @@ def _flags(raw: str | None) -> dict[str, int]:
     return {str(k): v for k, v in sorted(value.items())} if isinstance(value, dict) else {}
 
 
-def _session(row: Sequence[Any], cycles: Sequence[CycleRow] = ()) -> SessionRow:
+def _session(
+    row: Sequence[Any], cycles: Sequence[CycleRow] = (), costs: Amounts | None = None
+) -> SessionRow:
     sid, charger, plugged, unplugged, energy, charging, count, flags = row
     return SessionRow(
         id=int(sid),
@@ -71,7 +77,20 @@ def _session(row: Sequence[Any], cycles: Sequence[CycleRow] = ()) -> SessionRow:
         cycle_count=int(count),
         flags=_flags(flags),
         cycles=tuple(cycles),
+        costs=costs or {},
     )
+
+
+def _costed(
+    store: Store, rows: Sequence[Sequence[Any]], with_cycles: bool = True
+) -> list[SessionRow]:
+    """plugin_session rows as SessionRows with their costs, and their cycles with theirs: one
+    read of cycle_cost for both, so a session's cost is always the sum of its cycles'."""
+    ids = [int(r[0]) for r in rows]
+    parts = cost_parts_of_sessions(store, ids)
+    cycles = cycles_of(store, ids, by_cycle(parts)) if with_cycles else {}
+    costs = by_session(parts)
+    return [_session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0]))) for r in rows]
 
 
 def page_of_sessions(
@@ -84,9 +103,9 @@ def page_of_sessions(
         "ORDER BY plugged_at DESC, id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    cycles = cycles_of(store, [int(r[0]) for r in rows])
+    sessions = _costed(store, rows)
     store.rollback()
-    return [_session(r, cycles.get(int(r[0]), ())) for r in rows]
+    return sessions
 
 
 def session_by_id(store: Store, session_id: int) -> SessionRow | None:
@@ -97,13 +116,16 @@ def session_by_id(store: Store, session_id: int) -> SessionRow | None:
     if row is None:
         store.rollback()
         return None
-    cycles = cycles_of(store, [session_id])
+    (session,) = _costed(store, [row])
     store.rollback()
-    return _session(row, cycles.get(session_id, ()))
+    return session
 
 
-def cycles_of(store: Store, ids: list[int]) -> dict[int, list[CycleRow]]:
-    """The cycles of some sessions, by session id, oldest first."""
+def cycles_of(
+    store: Store, ids: list[int], costs: dict[int, Amounts] | None = None
+) -> dict[int, list[CycleRow]]:
+    """The cycles of some sessions, by session id, oldest first, with their costs by cycle id."""
+    costs = costs or {}
     return {
         plugin_id: [
             CycleRow(
@@ -117,6 +139,7 @@ def cycles_of(store: Store, ids: list[int]) -> dict[int, list[CycleRow]]:
                 counter_end=None if c1 is None else float(c1),
                 end_reason=reason,
                 flags=_flags(flags),
+                costs=costs.get(int(cid), {}),
             )
             for cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows
         ]
@@ -125,7 +148,7 @@ def cycles_of(store: Store, ids: list[int]) -> dict[int, list[CycleRow]]:
 
 
 def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
-    """Oldest first and without cycles: the CSV's rows."""
+    """Oldest first, without cycles but with their costs: the CSV's rows."""
     where, params = filter_sql(filt)
     plugged, unplugged = (micros_sql(store.dialect, c) for c in ("plugged_at", "unplugged_at"))
     rows = store.query(
@@ -133,8 +156,9 @@ def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
         f"FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
         params,
     )
+    sessions = _costed(store, rows, with_cycles=False)
     store.rollback()
-    return [_session(r) for r in rows]
+    return sessions
 
 
 def charger_names(store: Store) -> list[str]:
@@ -164,9 +188,10 @@ def live_sessions(store: Store, statuses: Sequence[ChargerStatus]) -> list[Sessi
             (status.name,),
         )
         if row is not None:
-            live.append(_session(row))
+            live.append(row)
+    sessions = _costed(store, live, with_cycles=False)
     store.rollback()
-    return live
+    return sessions
 
 
 def next_plugin_id(store: Store, session: SessionRow) -> int | None:

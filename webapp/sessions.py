@@ -1,15 +1,18 @@
 """The sessions page `/`: plug-ins newest first, grouped by local month with month, year and
 overall totals, filters, paging, the live session, and the charts (drawn by static/charts.js
-from the /api/totals endpoints)."""
+from the /api/totals endpoints). Costs show as projector.costs.display_text says, everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from itertools import groupby
 
 from flask import Blueprint, current_app, render_template, request
 
+from projector.costs import display_text
 from projector.status import charger_statuses
 from webapp.buckets import add_months, local_month, month_range, year_range
 from webapp.db import get_db
@@ -25,6 +28,13 @@ from webapp.totals import Totals, range_totals
 
 bp = Blueprint("sessions", __name__)
 MAX_PAGE = 1_000_000
+
+
+@bp.app_template_filter("cost")
+def cost(amounts: Mapping[str, Decimal]) -> str:
+    """Exact amounts per currency as every page shows them: "12.40 EUR", "3.10 CHF + 12.40 EUR",
+    or "" when nothing was priced (the templates then show no cost, never 0.00)."""
+    return display_text(amounts)
 
 
 @dataclass(frozen=True)
