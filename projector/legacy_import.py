@@ -19,12 +19,11 @@ from decimal import Decimal
 from journal.storage import Store
 from projector.legacy_projection import read_stored, write_legacy
 from projector.legacy_source import LegacyData, LegacyTarif, LegacyVersement
-from projector.money_store import list_tariffs
+from projector.money_store import Payment, insert_payment, insert_tariff, list_tariffs
 from projector.pricing import Pricer
 from projector.tables import TableSet
 from projector.tariffs import Tariff
 
-_LAST_ID = {"sqlite": "SELECT last_insert_rowid()", "mysql": "SELECT LAST_INSERT_ID()"}
 PRICE_PLACES = Decimal("0.0001")  # tariff.price_per_kwh: DECIMAL(10,4)
 AMOUNT_PLACES = Decimal("0.01")  # payment.amount: DECIMAL(12,2)
 
@@ -78,13 +77,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _insert(store: Store, sql: str, params: tuple[object, ...]) -> int:
-    store.execute(sql, params)
-    row = store.query_one(_LAST_ID[store.dialect])
-    assert row is not None
-    return int(row[0])
-
-
 def import_legacy(store: Store, data: LegacyData, options: ImportOptions) -> ImportReport:
     """Write everything new in one transaction (all or nothing) and report what it did."""
     known_tariffs = list_tariffs(store)  # before the transaction: it ends its read snapshot
@@ -134,19 +126,7 @@ def _import_tarifs(
             (),
             f"legacy tarif #{tarif.id}",
         )
-        new_id = _insert(
-            store,
-            "INSERT INTO tariff (valid_from, price_per_kwh, currency, charger, note, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                tariff.valid_from.isoformat(),
-                str(tariff.price),
-                tariff.currency,
-                None,
-                tariff.note,
-                _now(),
-            ),
-        )
+        new_id = insert_tariff(store, tariff)
         _remember(store, key, "tarif", tarif.id, new_id, options.source)
         tariff_of[tarif.id] = new_id
         added.append(replace(tariff, id=new_id))
@@ -172,16 +152,14 @@ def _import_versements(
         date_e = local_day(payment.date_e, options.zone).isoformat() if payment.date_e else "none"
         carid = "none" if payment.carid is None else payment.carid
         note = f"legacy versement #{payment.id} (dateE {date_e}, carid {carid})"
-        new_id = _insert(
+        new_id = insert_payment(
             store,
-            "INSERT INTO payment (paid_on, amount, currency, note, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                local_day(payment.date_v, options.zone).isoformat(),
-                str(payment.value.quantize(AMOUNT_PLACES)),
+            Payment(
+                0,
+                local_day(payment.date_v, options.zone),
+                payment.value.quantize(AMOUNT_PLACES),
                 options.currency,
                 note,
-                _now(),
             ),
         )
         _remember(store, key, "versement", payment.id, new_id, options.source)

@@ -61,31 +61,36 @@ def _insert(store: Store, sql: str, params: tuple[Any, ...]) -> int:
 def add_tariff(store: Store, tariff: Tariff) -> int:
     """Store a tariff and its bands in one transaction; returns its new id (tariff.id ignored)."""
     with store.transaction():
-        new_id = _insert(
-            store,
-            "INSERT INTO tariff (valid_from, price_per_kwh, currency, charger, note, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+        return insert_tariff(store, tariff)
+
+
+def insert_tariff(store: Store, tariff: Tariff) -> int:
+    """add_tariff inside the caller's transaction (an import writes many things at once)."""
+    new_id = _insert(
+        store,
+        "INSERT INTO tariff (valid_from, price_per_kwh, currency, charger, note, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            tariff.valid_from.isoformat(),
+            _text(tariff.price, 4),
+            tariff.currency,
+            tariff.charger,
+            tariff.note,
+            _now(),
+        ),
+    )
+    for band in tariff.bands:
+        store.execute(
+            "INSERT INTO tariff_band (tariff_id, days, start_time, end_time, price_per_kwh) "
+            "VALUES (?, ?, ?, ?, ?)",
             (
-                tariff.valid_from.isoformat(),
-                _text(tariff.price, 4),
-                tariff.currency,
-                tariff.charger,
-                tariff.note,
-                _now(),
+                new_id,
+                band.mask,
+                f"{band.start:%H:%M}",
+                f"{band.end:%H:%M}",
+                _text(band.price, 4),
             ),
         )
-        for band in tariff.bands:
-            store.execute(
-                "INSERT INTO tariff_band (tariff_id, days, start_time, end_time, price_per_kwh) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    new_id,
-                    band.mask,
-                    f"{band.start:%H:%M}",
-                    f"{band.end:%H:%M}",
-                    _text(band.price, 4),
-                ),
-            )
     return new_id
 
 
@@ -126,18 +131,22 @@ def remove_tariff(store: Store, tariff_id: int) -> bool:
 def add_payment(store: Store, payment: Payment) -> int:
     """Store a payment; returns its new id (payment.id ignored)."""
     with store.transaction():
-        return _insert(
-            store,
-            "INSERT INTO payment (paid_on, amount, currency, note, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                payment.paid_on.isoformat(),
-                _text(payment.amount, 2),
-                payment.currency,
-                payment.note,
-                _now(),
-            ),
-        )
+        return insert_payment(store, payment)
+
+
+def insert_payment(store: Store, payment: Payment) -> int:
+    """add_payment inside the caller's transaction."""
+    return _insert(
+        store,
+        "INSERT INTO payment (paid_on, amount, currency, note, created_at) VALUES (?, ?, ?, ?, ?)",
+        (
+            payment.paid_on.isoformat(),
+            _text(payment.amount, 2),
+            payment.currency,
+            payment.note,
+            _now(),
+        ),
+    )
 
 
 def list_payments(store: Store) -> list[Payment]:

@@ -4,9 +4,8 @@ openevse-mqtt-mysql logger's exact schema and trigger, into both backends, throu
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,9 @@ from projector.tariffs import display_amount
 from tests.charge_script import Script
 from tests.services import free_port, mysql_database
 from tests.test_projection_store import journal
+from tests.test_sessions_command import chargelog
+from tests.web_site import web_config
+from webapp import create_app
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -153,16 +155,7 @@ def run(
     db_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """`chargelog` as a user runs it, with a config naming the database and the Paris zone."""
-    config = tmp_path / "c.ini"
-    config.write_text(f"[database]\nurl = {db_url}\n[site]\ntimezone = Europe/Paris\n")
-    return subprocess.run(
-        [sys.executable, "-m", "chargelog.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, **(env or {})},
-    )
+    return chargelog(db_url, tmp_path, *args, env=env)
 
 
 def ok(db_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -294,6 +287,16 @@ def test_import_legacy(db_url: str, store: Store, tmp_path: Path) -> None:
     journal_session = next(s for s in after if "legacy" not in s["flags"])
     assert journal_session["cost"] is not None  # re-priced by the imported tariff #2
     assert "projected" in ok(db_url, tmp_path, "project")  # the checkpoint agrees again
+
+    # The pages: a legacy session's detail explains why there is no curve, and shows its cost.
+    client = create_app(web_config(db_url), {"TESTING": True}).test_client()
+    page = client.get(f"/sessions/{LEGACY_ID_BASE + 1}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Imported from the original logger" in html
+    assert re.search(r'id="session-cost">\s*1\.50 EUR', html)
+    balance = client.get("/api/balance").get_json()
+    assert balance["paid"] == {"EUR": "65.50"}
 
 
 def test_import_then_first_projection(db_url: str, store: Store, tmp_path: Path) -> None:

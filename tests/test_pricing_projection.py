@@ -4,7 +4,6 @@ it was delivered; adding a tariff re-prices history exactly as a rebuild does.""
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from projector.tariff_parse import parse_band
 from projector.tariffs import CONFIG_TARIFF, Tariff
 from tests.charge_script import Script
 from tests.test_projection_store import journal, snapshot
+from tests.test_sessions_command import chargelog
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -95,17 +95,7 @@ def test_no_tariff_means_no_cost(store: Store) -> None:
 
 
 def _project_with_config(db_url: str, tmp_path: Path, tariff: str) -> subprocess.CompletedProcess:
-    config = tmp_path / "c.ini"
-    config.write_text(
-        f"[database]\nurl = {db_url}\n[site]\ntimezone = Europe/Paris\n[tariff]\n{tariff}\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "chargelog.cli", "--config", str(config), "project"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    return chargelog(db_url, tmp_path, "project", more_config=f"[tariff]\n{tariff}\n")
 
 
 def test_the_config_tariff_prices_until_a_database_tariff_takes_over(

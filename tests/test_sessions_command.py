@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,16 +21,24 @@ ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 def chargelog(
-    db_url: str, tmp_path: Path, *args: str, tz: str = "Europe/Paris"
+    db_url: str,
+    tmp_path: Path,
+    *args: str,
+    tz: str = "Europe/Paris",
+    more_config: str = "",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
+    """`chargelog` as a user runs it, with a config naming the database and the zone (plus
+    `more_config` INI lines) and the environment plus `env`."""
     config = tmp_path / "c.ini"
-    config.write_text(f"[database]\nurl = {db_url}\n[site]\ntimezone = {tz}\n")
+    config.write_text(f"[database]\nurl = {db_url}\n[site]\ntimezone = {tz}\n{more_config}")
     return subprocess.run(
         [sys.executable, "-m", "chargelog.cli", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env={**os.environ, **(env or {})},
     )
 
 

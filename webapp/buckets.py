@@ -91,3 +91,21 @@ def clip(bucket: Range, limits: Range) -> Range | None:
 def today(zone: tzinfo) -> date:
     """The site's local date now (the charts end there by default)."""
     return datetime.now(zone).date()
+
+
+class NamedMonth:
+    """`key` and `title` for anything holding a local `year` and `month` (a group of the sessions
+    page, a statement, a line of the statements list): one spelling of a month everywhere."""
+
+    year: int
+    month: int
+
+    @property
+    def key(self) -> str:
+        """YYYY-MM: ids, the month filter and the statement URLs."""
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def title(self) -> str:
+        """The month as people say it."""
+        return date(self.year, self.month, 1).strftime("%B %Y")

@@ -12,7 +12,7 @@ statement's totals are the sessions page's and `/api/totals/monthly`'s for that 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from projector.costs import (
 from projector.money_store import Payment, list_payments, list_tariffs
 from projector.sessions import SessionFilter
 from projector.tariffs import CONFIG_TARIFF, NO_TARIFF
-from webapp.buckets import local_month, month_range
+from webapp.buckets import NamedMonth, local_month, month_range
 from webapp.queries import SessionRow, all_sessions
 
 # ---- the balance -------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class BandLine:
 
 
 @dataclass(frozen=True)
-class Statement:
+class Statement(NamedMonth):
     """A local month's sessions, its energy and cost per band, and its totals."""
 
     year: int
@@ -145,14 +145,6 @@ class Statement:
     sessions: list[StatementSession]
     bands: list[BandLine]
     tariff_names: dict[int, str]
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def title(self) -> str:
-        return date(self.year, self.month, 1).strftime("%B %Y")
 
     @property
     def wh(self) -> Decimal:
@@ -210,7 +202,7 @@ def statement_of(store: Store, year: int, month: int, zone: tzinfo) -> Statement
 
 
 @dataclass(frozen=True)
-class MonthLine:
+class MonthLine(NamedMonth):
     """One month with sessions, for the statements index."""
 
     year: int
@@ -218,14 +210,6 @@ class MonthLine:
     count: int
     wh: Decimal
     costs: Amounts
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def title(self) -> str:
-        return date(self.year, self.month, 1).strftime("%B %Y")
 
 
 def statement_months(store: Store, zone: tzinfo) -> list[MonthLine]:

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from projector.costs import display_text
 from projector.status import charger_statuses
-from webapp.buckets import add_months, local_month, month_range, year_range
+from webapp.buckets import NamedMonth, add_months, local_month, month_range, year_range
 from webapp.db import get_db
 from webapp.params import int_arg, parse_filters
 from webapp.queries import (
@@ -38,23 +38,13 @@ def cost(amounts: Mapping[str, Decimal]) -> str:
 
 
 @dataclass(frozen=True)
-class MonthGroup:
+class MonthGroup(NamedMonth):
     """The sessions of one local month on this page, with the whole month's totals."""
 
     year: int
     month: int
     sessions: list[SessionRow]
     totals: Totals
-
-    @property
-    def key(self) -> str:
-        """YYYY-MM, for ids and the month filter."""
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def title(self) -> str:
-        """The month as people say it."""
-        return date(self.year, self.month, 1).strftime("%B %Y")
 
     @property
     def partial(self) -> bool:
