@@ -4,7 +4,7 @@ it was delivered; adding a tariff re-prices history exactly as a rebuild does.""
 from __future__ import annotations
 
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -138,3 +138,37 @@ def test_a_bad_config_price_names_the_key(db_url: str, tmp_path: Path) -> None:
     result = _project_with_config(db_url, tmp_path, "price = 0.18505")
     assert result.returncode == 2
     assert "[tariff] price" in result.stderr and "more than 4 decimals" in result.stderr
+
+
+def night_charge(local_midnight_utc: datetime, hours: float) -> Script:
+    """Plugged just before a local midnight, charging 7.2 kW for `hours` real hours from it."""
+    s = Script(firmware="5.x", t=local_midnight_utc.timestamp() - 60)
+    s.plug().wait(55).state(3)
+    s.t -= 1  # the charge starts exactly at local midnight
+    s.charge(hours * 60).state(2).unplug()
+    return s
+
+
+@pytest.mark.parametrize(
+    ("midnight", "hours", "in_band_kwh", "total"),
+    [
+        # 29 March 2026, 02:00 CET -> 03:00 CEST: local 01:00-04:00 lasts two real hours.
+        (datetime(2026, 3, 28, 23, 0, tzinfo=UTC), 4, "14.4", Decimal("4.32")),
+        # 25 October 2026, 03:00 CEST -> 02:00 CET: local 01:00-04:00 lasts four real hours.
+        (datetime(2026, 10, 24, 22, 0, tzinfo=UTC), 6, "28.8", Decimal("5.76")),
+    ],
+)
+def test_dst_nights_price_real_hours(
+    store: Store, midnight: datetime, hours: float, in_band_kwh: str, total: Decimal
+) -> None:
+    """A band is local wall-clock time: on a DST night it covers the real hours the clocks
+    show it, not three fixed hours."""
+    band = parse_band("all 01:00-04:00 0.10")
+    add_tariff(store, Tariff(0, date(2026, 1, 1), Decimal("0.20"), bands=(band,)))
+    store.commit()
+    journal(store, night_charge(midnight, hours).messages)
+    project_pass(store, zone=PARIS)
+    cost, rows = costs(store)
+    assert cost.quantize(Decimal("0.000001")) == total
+    in_band = [r for r in rows if r[1] == "all 01:00-04:00 0.1000"]
+    assert round(in_band[0][3] / 1000, 1) == float(in_band_kwh)
