@@ -78,6 +78,7 @@ def rebuild(
     """The caller holds the projector lock, so no incremental pass runs meanwhile."""
     for table in TABLES:
         store.create_table_like(NEXT.name(table), table)
+    store.commit()
     try:
         result = project_pass(
             store, NEXT, progress=progress, zone=zone, config_tariff=config_tariff

@@ -69,7 +69,8 @@ class Store(ABC):
 
     @abstractmethod
     def create_table_like(self, new: str, existing: str) -> None:
-        """An empty copy of a table with its indexes (for a rebuild's `_next` tables)."""
+        """An empty copy of a table with its indexes (for a rebuild's `_next` tables), in the
+        caller's transaction: the caller commits (MariaDB commits DDL by itself)."""
 
     @abstractmethod
     def swap_tables(self, tables: Sequence[str], suffix: str) -> None:

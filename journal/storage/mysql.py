@@ -170,7 +170,6 @@ class MysqlStore(Store):
     def create_table_like(self, new: str, existing: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(f"CREATE TABLE {new} LIKE {existing}")
-        self.commit()
 
     def swap_tables(self, tables: Sequence[str], suffix: str) -> None:
         # One RENAME TABLE statement is atomic across all the tables it names.

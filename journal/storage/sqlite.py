@@ -127,12 +127,13 @@ class SqliteStore(Store):
     def create_table_like(self, new: str, existing: str) -> None:
         table, indexes = self._ddl(existing)
         word = re.compile(rf'(?<![\w"]){re.escape(existing)}(?![\w"])|"{re.escape(existing)}"')
+        if not self.conn.in_transaction:
+            self.execute("BEGIN")  # several tables' DDL, one commit (one fsync) by the caller
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(word.sub(new, table, count=1))
         for index, sql in indexes:
             renamed = sql.replace(index, f"{new}__{index}", 1)
             self.execute(word.sub(new, renamed))
-        self.commit()
 
     def swap_tables(self, tables: Sequence[str], suffix: str) -> None:
         indexes = {table: self._ddl(table)[1] for table in tables}
