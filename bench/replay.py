@@ -14,7 +14,8 @@ their peak RSS can be read apart:
 
 Both are timed inside their child process, after their modules are imported, from just before the
 work to its end: the bare read from its connect, the rebuild from the call of `chargelog`'s main
-(so its schema check, lock, `_next` tables, difference report and swap all count). It prints rows/s
+(so its schema check, lock, `_next` tables, difference report and swap all count). Each runs
+`--rounds` times (default 3), alternating, and the medians are shown. It prints rows/s
 for both, their ratio (rebuild / bare; the goal is >= 0.6) and each process's peak RSS (VmHWM,
 read by the child itself at its end: the goal is flat in the journal's size). Everything runs on
 this machine; MariaDB at 127.0.0.1 (a scratch database is created and dropped).
@@ -30,6 +31,7 @@ import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -141,17 +143,19 @@ def measure(args: list[str]) -> tuple[float, int, int]:
     return float(seconds), int(count), int(rss)
 
 
-def run_one(url: str, rows: int, workdir: Path) -> dict[str, float]:
+def run_one(url: str, rows: int, workdir: Path, rounds: int) -> dict[str, float]:
     started = time.perf_counter()
     days = fill(url, rows)
     fill_s = time.perf_counter() - started
     config = workdir / "bench.ini"
     config.write_text(f"[database]\nurl = {url}\n")
-    bare_s, read_rows, bare_rss = measure(["--bare-read", url])
-    assert read_rows == rows, (read_rows, rows)
-    rebuild_s, _, rebuild_rss = measure(
-        ["--run-cli", "--config", str(config), "project", "--rebuild"]
-    )
+    bare, rebuilt = [], []
+    for _ in range(rounds):  # alternated, so a busy moment of the machine hits both alike
+        bare.append(measure(["--bare-read", url]))
+        assert bare[-1][1] == rows, (bare[-1][1], rows)
+        rebuilt.append(measure(["--run-cli", "--config", str(config), "project", "--rebuild"]))
+    bare_s, rebuild_s = median(r[0] for r in bare), median(r[0] for r in rebuilt)
+    bare_rss, rebuild_rss = max(r[2] for r in bare), max(r[2] for r in rebuilt)
     with open_store(url) as store:
         sessions = store.query_one("SELECT COUNT(*) FROM plugin_session")
     return {
@@ -169,6 +173,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql", "both"), default="both")
     parser.add_argument("--sizes", default="100000,1000000", help="journal sizes, comma-separated")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed runs of each, the median shown (default 3)"
+    )
     parser.add_argument("--bare-read", metavar="URL", help=argparse.SUPPRESS)
     if len(sys.argv) > 1 and sys.argv[1] == "--run-cli":
         run_cli(sys.argv[2:])
@@ -192,7 +199,7 @@ def main() -> int:
                     else mysql_database()
                 )
                 with database as url:
-                    r = run_one(url, rows, Path(tmp))
+                    r = run_one(url, rows, Path(tmp), args.rounds)
             print(
                 f"{backend:8} {rows:>9,} {r['days']:>5.1f} {r['bare_rate']:>12,.0f} "
                 f"{r['rebuild_rate']:>15,.0f} {r['rebuild_rate'] / r['bare_rate']:>6.2f} "
