@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import calendar
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,19 @@ def micros_text(micros: int) -> str:
 RawEntry = tuple[int, int, str, bytes, bool]
 
 
+_KEY = re.compile(r"^[a-z_]+$")
+
+
+def topic_key_condition(keys: Sequence[str]) -> str:
+    """`(topic LIKE '%/state' OR ...)`: the keys written into the SQL, not bound, so SQLite can
+    match the condition to its partial index `journal_projected` (schema step 0007, the same
+    text for PROJECTED_KEYS). Only plain key names are accepted, never outside input."""
+    for key in keys:
+        if not _KEY.match(key):
+            raise ValueError(f"{key!r} is not a topic key")
+    return "(" + " OR ".join(f"topic LIKE '%/{key}'" for key in keys) + ")"
+
+
 def read_raw_after(
     store: Store,
     after_seq: int,
@@ -102,8 +116,7 @@ def read_raw_after(
         sql += " AND seq <= ?"
         params.append(up_to)
     if keys:
-        sql += " AND (" + " OR ".join("topic LIKE ?" for _ in keys) + ")"
-        params.extend(f"%/{key}" for key in keys)
+        sql += f" AND {topic_key_condition(keys)}"
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
     return [
         (r[0], r[1], r[2], r[3] if type(r[3]) is bytes else bytes(r[3]), r[4] == 1) for r in rows

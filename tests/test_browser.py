@@ -84,6 +84,13 @@ def test_sessions_page_in_chromium(demo_site: str, tmp_path: Path) -> None:
             shown = Decimal(str(total_kwh)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
             assert number(page.inner_text("#total-all [data-total=kwh]")) == float(shown)
             assert number(page.inner_text("#total-all [data-total=count]")) == len(sessions)
+            # the demo's tariff prices it: the exact costs' sum, rounded once
+            due = sum(
+                (Decimal(s["costs_exact"]["EUR"]) for s in sessions if s["costs_exact"]), Decimal(0)
+            )
+            cost = due.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            assert cost > 0
+            assert page.inner_text("#total-all [data-total=cost]").strip() == f"{cost} EUR"
 
             for chart in ("#chart-daily", "#chart-monthly"):
                 page.wait_for_selector(f"{chart}[data-drawn=true]", timeout=10_000)
@@ -98,6 +105,21 @@ def test_sessions_page_in_chromium(demo_site: str, tmp_path: Path) -> None:
 
             page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
             assert (tmp_path / "sessions.png").stat().st_size > 10_000
+
+            # the balance: what is due is that same total; the demo's one payment is listed
+            page.goto(demo_site + "/balance", wait_until="networkidle")
+            assert number(page.inner_text("[data-figure=due]")) == float(cost)
+            assert "demo: a transfer" in page.inner_text("body")
+
+            # a statement, printed: no navigation on paper, the totals still there
+            month = sessions[-1]["plugged_at"][:7]
+            page.goto(f"{demo_site}/statements/{month}", wait_until="networkidle")
+            assert page.locator("nav").first.is_visible()
+            page.emulate_media(media="print")
+            assert not page.locator("nav").first.is_visible()
+            assert "EUR" in page.inner_text("body")
+            page.pdf(path=str(tmp_path / "statement.pdf"))
+            assert (tmp_path / "statement.pdf").stat().st_size > 5_000
         finally:
             browser.close()
     assert problems == []

@@ -92,3 +92,42 @@ def test_schema_newer_than_code_is_refused(store: Store) -> None:
     store.commit()
     with pytest.raises(SchemaError, match="upgrade chargelog"):
         ensure_schema(store, auto_migrate=True)
+
+
+def test_the_replay_reads_through_the_partial_index(tmp_path) -> None:
+    """SQLite uses journal_projected (step 0007) only while the replay's condition is the index's,
+    term for term: a change of PROJECTED_KEYS without a new index step fails here."""
+    from projector.readings import PROJECTED_KEYS
+
+    with open_store(f"sqlite:///{tmp_path / 'plan.db'}") as store:
+        migrate(store)
+        condition = entries.topic_key_condition(PROJECTED_KEYS)
+        plan = store.query(
+            f"EXPLAIN QUERY PLAN SELECT seq FROM journal WHERE seq > ? AND seq <= ? "
+            f"AND {condition} ORDER BY seq LIMIT ?",
+            (0, 10, 5),
+        )
+        assert any("USING INDEX journal_projected" in str(row[-1]) for row in plan), plan
+
+
+def test_the_partial_index_changes_no_result(store: Store) -> None:
+    """What the replay reads is the same, index or not (and on MariaDB, which has none). The SQL
+    filter may pass a superset (SQLite's LIKE ignores case); the projector's router then takes
+    exact keys only, so both backends feed the machines the same entries."""
+    topics = ["a/state", "a/amp", "a/STATE", "b/wh", "b/whx", "x/session_energy", "state"]
+    topics.append("c/uptime")
+    start = 1_767_261_600_000_000_000
+    rows = [(entries.utc_text(start + i), t, b"1", 0, 0) for i, t in enumerate(topics)]
+    entries.append(store, rows)
+    store.commit()
+    keys = ("state", "wh", "session_energy", "uptime")
+    read = [r[2] for r in entries.read_raw_after(store, 0, 100, keys=keys)]
+    assert [t for t in read if t.rpartition("/")[2] in keys] == [
+        "a/state",
+        "b/wh",
+        "x/session_energy",
+        "c/uptime",
+    ]
+    assert not {"a/amp", "b/whx", "state"} & set(read)
+    with pytest.raises(ValueError, match="not a topic key"):
+        entries.topic_key_condition(["state' OR 1=1 --"])
