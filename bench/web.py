@@ -8,7 +8,8 @@ ground truth of a ten-year simulation, written straight into `plugin_session` an
 `energySession` (ten years of raw traffic would be about 200 million journal rows); the last 14
 days are simulated message by message into the journal and projected, so a session detail page
 reads real journal rows. Then the app (the production WSGI server, waitress, on 127.0.0.1) is
-asked for `/`, a session detail page and the full `/sessions.csv`, sequentially, and p50/p95 of
+asked for `/`, a session detail page, the full `/sessions.csv`, `/api/totals`, `/balance` and
+this month's statement, sequentially, and p50/p95 of
 the response times are printed. Goal: p95 < 100 ms for `/` and the detail page.
 """
 
@@ -20,15 +21,19 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from journal import entries
-from journal.config import Config, DatabaseConfig
+from journal.config import Config, DatabaseConfig, site_zone
 from journal.migrate import migrate
 from journal.storage import Store, open_store
+from projector.money_store import add_tariff
+from projector.pricing import Pricer
 from projector.records import Cycle, Plugin
 from projector.runner import LIVE, project_pass
 from projector.simulator import (
@@ -38,15 +43,22 @@ from projector.simulator import (
     simulate,
 )
 from projector.tables import upsert
+from projector.tariff_parse import parse_band
+from projector.tariffs import Tariff
 from tests.services import free_port, mysql_database
 
 US = 1_000_000
 RECENT_DAYS = 14
 HISTORY_IDS = 10**15
+# Day and night prices, so every session has two cost parts to read and sum, as in real use.
+TARIFF = Tariff(
+    0, date(2000, 1, 1), Decimal("0.2516"), bands=(parse_band("all 22:00-06:00 0.1696"),)
+)
 
 
-def history(store: Store, years: float, now: datetime) -> int:
-    """Old sessions from the truth of a long simulation, written straight into the tables."""
+def history(store: Store, years: float, now: datetime, pricer: Pricer) -> int:
+    """Old sessions from the truth of a long simulation, written straight into the tables,
+    priced as the projector prices a cycle (here as one increment over the whole cycle)."""
     recent_start = now - timedelta(days=RECENT_DAYS)
     spec = SimulationSpec(
         chargers=default_chargers(3, ["5.x", "4.1", "2.x"], seed=11),
@@ -81,6 +93,9 @@ def history(store: Store, years: float, now: datetime) -> int:
                 ended_at=round((real.ended_at or real.started_at) * US),
                 end_reason=real.end_reason,
                 energy_wh=real.energy_wh,
+            )
+            pricer.add(
+                cycle.costs, cycle.charger, cycle.started_at, cycle.ended_at, cycle.energy_wh
             )
             plugin.charging_us += cycle.duration_us()
             cycles.append(cycle)
@@ -138,8 +153,9 @@ def fill(url: str, years: float) -> int:
     with open_store(url) as store:
         migrate(store)
         started = time.perf_counter()
+        tariff_id = add_tariff(store, TARIFF)
         rows = recent(store, now)
-        old = history(store, years, now)
+        old = history(store, years, now, Pricer([replace(TARIFF, id=tariff_id)], site_zone("")))
         total = store.query_one("SELECT COUNT(*) FROM plugin_session")
         detail = store.query_one(
             "SELECT id FROM plugin_session WHERE id < ? AND cycle_count > 0 "
@@ -178,6 +194,9 @@ def main() -> int:
                 ("/", args.requests),
                 (f"/sessions/{detail}", args.requests),
                 ("/sessions.csv", max(5, args.requests // 10)),
+                ("/api/totals", args.requests),
+                ("/balance", args.requests),
+                (f"/statements/{datetime.now(UTC):%Y-%m}", args.requests),
             ):
                 timings(base + path, 3)  # warm up
                 p50, p95, size = timings(base + path, count)
