@@ -140,13 +140,6 @@ def _priced(parts: Iterable[CostPartRow]) -> Iterable[CostPartRow]:
     return (part for part in parts if is_priced(part))
 
 
-def by_cycle(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
-    found: dict[int, Amounts] = {}
-    for part in _priced(parts):
-        add_amounts(found.setdefault(part.cycle_id, {}), {part.currency: part.cost})
-    return found
-
-
 def by_session(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
     found: dict[int, Amounts] = {}
     for part in _priced(parts):
@@ -154,17 +147,66 @@ def by_session(parts: Iterable[CostPartRow]) -> dict[int, Amounts]:
     return found
 
 
+# Summed by the database (exactly: Store.exact_sum_sql), so only the sums travel through the
+# driver, not every part: what keeps the all-time totals and the CSV of years of sessions fast.
+PRICED_SQL = f"c.tariff_id <> {NO_TARIFF} AND c.currency <> ''"  # is_priced, in SQL
+
+
+def cycle_costs(
+    store: Store, plugin_ids: Sequence[int]
+) -> tuple[dict[int, Amounts], dict[int, Amounts]]:
+    """Exact cost per currency of each cycle, and of each plug-in session (the sum of its
+    cycles'), of some sessions; absent: nothing priced."""
+    cycles: dict[int, Amounts] = {}
+    sessions: dict[int, Amounts] = {}
+    total = store.exact_sum_sql("c.cost")
+    for chunk in _chunks(list(plugin_ids)):
+        marks = ", ".join("?" for _ in chunk)
+        rows = store.query(
+            f"SELECT e.plugin_id, c.cycle_id, c.currency, {total} "
+            "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
+            f"WHERE e.plugin_id IN ({marks}) AND {PRICED_SQL} "
+            "GROUP BY e.plugin_id, c.cycle_id, c.currency",
+            list(chunk),
+        )
+        for plugin_id, cycle_id, currency, amount in rows:
+            exact = {currency: as_decimal(amount)}
+            add_amounts(cycles.setdefault(int(cycle_id), {}), exact)
+            add_amounts(sessions.setdefault(int(plugin_id), {}), exact)
+    return cycles, sessions
+
+
 def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]:
     """Exact cost per currency of each plug-in session (absent: nothing priced)."""
-    return by_session(cost_parts_of_sessions(store, plugin_ids))
+    found: dict[int, Amounts] = {}
+    total = store.exact_sum_sql("c.cost")
+    for chunk in _chunks(list(plugin_ids)):
+        marks = ", ".join("?" for _ in chunk)
+        rows = store.query(
+            f"SELECT e.plugin_id, c.currency, {total} "
+            "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
+            f"WHERE e.plugin_id IN ({marks}) AND {PRICED_SQL} "
+            "GROUP BY e.plugin_id, c.currency",
+            list(chunk),
+        )
+        for plugin_id, currency, amount in rows:
+            add_amounts(found.setdefault(int(plugin_id), {}), {currency: as_decimal(amount)})
+    return found
 
 
-def total_cost(store: Store) -> Amounts:
-    """Exact cost per currency of every priced cycle of every session: what the balance page
-    says is due. The same parts and rule as `session_costs`, over the whole history."""
-    rows = store.query(_PARTS_SELECT)
+def total_cost(store: Store, where: str = "1 = 1", params: Sequence[Any] = ()) -> Amounts:
+    """Exact cost per currency of the priced cycles of the plug-in sessions that `where` (on
+    plugin_session, e.g. projector.sessions.filter_sql) selects; by default, of all of them:
+    what the balance page says is due."""
+    rows = store.query(
+        f"SELECT c.currency, {store.exact_sum_sql('c.cost')} "
+        "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
+        f"WHERE e.plugin_id IN (SELECT id FROM plugin_session WHERE {where}) AND {PRICED_SQL} "
+        "GROUP BY c.currency",
+        list(params),
+    )
     store.rollback()
-    return sum_amounts(by_session(_part(row) for row in rows).values())
+    return {currency: as_decimal(amount) for currency, amount in rows}
 
 
 # ---- showing the parts -----------------------------------------------------------------------

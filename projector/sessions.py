@@ -11,14 +11,7 @@ from typing import Any
 
 from journal.entries import to_micros
 from journal.storage import Store
-from projector.costs import (
-    Amounts,
-    by_cycle,
-    by_session,
-    cost_fields,
-    cost_parts_of_sessions,
-    exact_fields,
-)
+from projector.costs import Amounts, cost_fields, cycle_costs, exact_fields
 
 IN_CHUNK = 500
 
@@ -92,9 +85,8 @@ def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[d
         params,
     )
     ids = [int(r[0]) for r in rows]
-    parts = cost_parts_of_sessions(store, ids)
-    cycles = _cycles_of(store, ids, by_cycle(parts))
-    costs = by_session(parts)
+    cycle_amounts, costs = cycle_costs(store, ids)
+    cycles = _cycles_of(store, ids, cycle_amounts)
     store.rollback()
     sessions = []
     for sid, charger, plugged, unplugged, energy, charging, count, flags in rows:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import Amounts, by_cycle, by_session, cost_parts_of_sessions
+from projector.costs import Amounts, cycle_costs, session_costs
 from projector.sessions import SessionFilter, cycle_rows, filter_sql
 from projector.status import ChargerStatus
 from webapp.buckets import micros_sql, stamp, utc
@@ -87,9 +87,11 @@ def _costed(
     """plugin_session rows as SessionRows with their costs, and their cycles with theirs: one
     read of cycle_cost for both, so a session's cost is always the sum of its cycles'."""
     ids = [int(r[0]) for r in rows]
-    parts = cost_parts_of_sessions(store, ids)
-    cycles = cycles_of(store, ids, by_cycle(parts)) if with_cycles else {}
-    costs = by_session(parts)
+    if with_cycles:
+        cycle_amounts, costs = cycle_costs(store, ids)
+        cycles = cycles_of(store, ids, cycle_amounts)
+    else:
+        cycles, costs = {}, session_costs(store, ids)
     return [_session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0]))) for r in rows]
 
 

@@ -5,25 +5,23 @@ Energy is summed as stored (Wh to three decimals, what the API's energy_wh says)
 each session's stored energy exactly, in kWh, so its column, the API and the page add up to the
 same total, and the page rounds it once, half up, to the digit it shows.
 
-Costs are summed in Python, in Decimal per currency (SQLite stores them as TEXT, so SUM() would be
-a float): the priced parts of the sessions in the buckets' span, read a page of sessions at a time
-through projector.costs, each session counted in the buckets its plugged_at falls in (the same
-half-open ranges as the SQL counts). So a bucket's cost is the exact sum of its sessions' costs,
-rounded once when shown, and agrees with the CSV's exact column and /api/sessions.
+Costs are summed by the database too, per bucket and currency, exactly (MariaDB's DECIMAL SUM;
+on SQLite, which stores them as text, an exact aggregate: Store.exact_sum_sql), over the same
+half-open ranges as the counts. So a bucket's cost is the exact sum of its sessions' costs, rounded
+once when shown, and agrees with the CSV's exact column and /api/sessions.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import IN_CHUNK, Amounts, add_amounts, cost_fields, session_costs
+from projector.costs import PRICED_SQL, Amounts, add_amounts, as_decimal, cost_fields
 from projector.sessions import SessionFilter, filter_sql
-from webapp.buckets import Range, add_months, clip, day_range, micros_sql, month_range, utc
+from webapp.buckets import Range, add_months, clip, day_range, month_range
 
 CHUNK = 100  # buckets per statement (SQLite allows 500 terms in one compound SELECT)
 
@@ -71,64 +69,29 @@ def range_totals(store: Store, filt: SessionFilter, buckets: Sequence[Range]) ->
     return [replace(found.get(i, Totals()), costs=costs[i]) for i in range(len(buckets))]
 
 
-def _span(buckets: Sequence[Range | None]) -> Range | None:
-    """The smallest range holding every bucket (None = open), or None when there is none."""
-    present = [b for b in buckets if b is not None]
-    if not present:
-        return None
-    starts, ends = [b[0] for b in present], [b[1] for b in present]
-    return (
-        None if None in starts else min(s for s in starts if s is not None),
-        None if None in ends else max(e for e in ends if e is not None),
-    )
-
-
 def range_costs(
     store: Store, charger: str | None, buckets: Sequence[Range | None]
 ) -> list[Amounts]:
     """Exact cost per currency of the sessions in each bucket (already clipped to the filter;
-    None = no bucket), reading the sessions of the buckets' span a page at a time."""
+    None = no bucket): summed by the database per bucket and currency, exactly
+    (projector.costs), so years of sessions cost one small result, not their every part."""
     found: list[Amounts] = [{} for _ in buckets]
-    span = _span(buckets)
-    if span is None:
-        return found
-    where, params = filter_sql(SessionFilter(span[0], span[1], charger))
-    plugged = micros_sql(store.dialect, "plugged_at")
-    last_id = -1
-    while True:
-        page = store.query(
-            f"SELECT id, {plugged} FROM plugin_session WHERE {where} AND id > ? "
-            "ORDER BY id LIMIT ?",
-            [*params, last_id, IN_CHUNK],
-        )
-        if not page:
-            return found
-        last_id = int(page[-1][0])
-        costs = session_costs(store, [int(r[0]) for r in page])
-        priced = [(_moment(r[1]), costs[int(r[0])]) for r in page if int(r[0]) in costs]
-        _add_to_buckets(found, buckets, sorted(priced, key=lambda p: p[0]))
-
-
-def _moment(micros: Any) -> datetime:
-    moment = utc(int(micros))
-    assert moment is not None
-    return moment
-
-
-def _add_to_buckets(
-    found: list[Amounts],
-    buckets: Sequence[Range | None],
-    priced: Sequence[tuple[datetime, Amounts]],
-) -> None:
-    """Add each session's cost (sorted by plugged_at) to every bucket holding its plugged_at."""
-    moments = [moment for moment, _ in priced]
-    for index, bucket in enumerate(buckets):
-        if bucket is None:
-            continue
-        low = 0 if bucket[0] is None else bisect_left(moments, bucket[0])
-        high = len(moments) if bucket[1] is None else bisect_left(moments, bucket[1])
-        for _, amounts in priced[low:high]:
-            add_amounts(found[index], amounts)
+    wanted = [(i, r) for i, r in enumerate(buckets) if r is not None]
+    total = store.exact_sum_sql("c.cost")
+    for start in range(0, len(wanted), CHUNK):
+        selects, params = [], []
+        for index, (low, high) in wanted[start : start + CHUNK]:
+            where, args = filter_sql(SessionFilter(low, high, charger))
+            selects.append(
+                f"SELECT {index}, c.currency, {total} "
+                "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
+                f"WHERE e.plugin_id IN (SELECT id FROM plugin_session WHERE {where}) "
+                f"AND {PRICED_SQL} GROUP BY c.currency"
+            )
+            params += args
+        for index, currency, amount in store.query(" UNION ALL ".join(selects), params):
+            add_amounts(found[int(index)], {currency: as_decimal(amount)})
+    return found
 
 
 def daily_series(

@@ -90,6 +90,11 @@ class Store(ABC):
         computed by the server (cheaper than parsing text or datetimes in Python)."""
 
     @abstractmethod
+    def exact_sum_sql(self, expression: str) -> str:
+        """An aggregate summing a money column exactly (never through a float), so totals over
+        years of sessions are computed by the database and only their sums travel."""
+
+    @abstractmethod
     def script(self, sql: str) -> None:
         """Run a migration script of several statements (DDL)."""
 

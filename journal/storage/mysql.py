@@ -186,6 +186,9 @@ class MysqlStore(Store):
         if self._conn is not None:
             self.query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.', ?))", (name,))
 
+    def exact_sum_sql(self, expression: str) -> str:
+        return f"SUM({expression})"  # DECIMAL sums are exact
+
     def micros_sql(self, column: str) -> str:
         # Not UNIX_TIMESTAMP(): MariaDB 10.11 returns NULL for times after 2038.
         return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column})"

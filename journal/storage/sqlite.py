@@ -8,6 +8,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Sequence
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,25 @@ def _wrap(exc: sqlite3.Error) -> StorageError:
     ):
         return StorageUnavailable(f"sqlite: {exc}")
     return StorageError(f"sqlite: {exc}")
+
+
+_WIDE = Context(prec=100)  # wider than any sum of stored amounts: never rounds
+
+
+class _ExactSum:
+    """SUM for amounts SQLite stores as text ('0.1850'): SQLite's own SUM goes through a
+    float. Returns the exact total as text, or NULL over no row, like SUM."""
+
+    def __init__(self) -> None:
+        self.total: Decimal | None = None
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            amount = Decimal(str(value))
+            self.total = amount if self.total is None else _WIDE.add(self.total, amount)
+
+    def finalize(self) -> str | None:
+        return None if self.total is None else str(self.total)
 
 
 class SqliteStore(Store):
@@ -56,6 +76,7 @@ class SqliteStore(Store):
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.create_aggregate("exact_sum", 1, _ExactSum)
         except sqlite3.Error as exc:
             self._conn = None
             raise _wrap(exc) from exc
@@ -171,6 +192,9 @@ class SqliteStore(Store):
         if handle is not None:
             fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)
+
+    def exact_sum_sql(self, expression: str) -> str:
+        return f"exact_sum({expression})"
 
     def micros_sql(self, column: str) -> str:
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by strftime, then the fraction.
