@@ -131,3 +131,26 @@ def test_the_partial_index_changes_no_result(store: Store) -> None:
     assert not {"a/amp", "b/whx", "state"} & set(read)
     with pytest.raises(ValueError, match="not a topic key"):
         entries.topic_key_condition(["state' OR 1=1 --"])
+
+
+def test_exact_sum_never_goes_through_a_float(store: Store) -> None:
+    """Money totals are summed by the database: exactly, as DECIMAL or as SQLite text."""
+    from decimal import Decimal
+
+    kind = "DECIMAL(24,12)" if store.dialect == "mysql" else "TEXT"
+    store.execute(f"CREATE TABLE money_sum_test (amount {kind})")
+    amounts = ["0.1", "0.2", "1234567.000000000001", "-0.3", "0.000000000001"] * 200
+    store.executemany("INSERT INTO money_sum_test (amount) VALUES (?)", [(a,) for a in amounts])
+    total = store.query_one(f"SELECT {store.exact_sum_sql('amount')} FROM money_sum_test")
+    empty = store.query_one(
+        f"SELECT {store.exact_sum_sql('amount')} FROM money_sum_test WHERE amount IS NULL"
+    )
+    plain = store.query_one("SELECT SUM(amount) FROM money_sum_test")
+    store.rollback()
+    store.execute("DROP TABLE money_sum_test")
+    store.commit()
+    exact = Decimal("246913400.000000000400")
+    assert total is not None and Decimal(str(total[0])) == exact
+    assert empty == (None,)
+    if store.dialect == "sqlite":  # why SQLite needs its own aggregate: SUM() is a float
+        assert plain is not None and Decimal(str(plain[0])) != exact
