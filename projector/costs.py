@@ -177,16 +177,13 @@ def cycle_costs(
 
 
 def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]:
-    """Exact cost per currency of each plug-in session (absent: nothing priced)."""
+    """Exact cost per currency of each plug-in session (absent: nothing priced), as the
+    projector keeps it in session_cost."""
     found: dict[int, Amounts] = {}
-    total = store.exact_sum_sql("c.cost")
     for chunk in _chunks(list(plugin_ids)):
         marks = ", ".join("?" for _ in chunk)
         rows = store.query(
-            f"SELECT e.plugin_id, c.currency, {total} "
-            "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
-            f"WHERE e.plugin_id IN ({marks}) AND {PRICED_SQL} "
-            "GROUP BY e.plugin_id, c.currency",
+            f"SELECT plugin_id, currency, cost FROM session_cost WHERE plugin_id IN ({marks})",
             list(chunk),
         )
         for plugin_id, currency, amount in rows:
@@ -194,15 +191,24 @@ def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]
     return found
 
 
+def session_costs_where(store: Store, where: str, params: Sequence[Any]) -> dict[int, Amounts]:
+    """session_costs for the sessions `where` selects (projector.sessions.filter_sql: session_cost
+    has plugged_at and charger too): one query for a whole export, not one per 500 ids."""
+    found: dict[int, Amounts] = {}
+    for plugin_id, currency, amount in store.query(
+        f"SELECT plugin_id, currency, cost FROM session_cost WHERE {where}", list(params)
+    ):
+        add_amounts(found.setdefault(int(plugin_id), {}), {currency: as_decimal(amount)})
+    return found
+
+
 def total_cost(store: Store, where: str = "1 = 1", params: Sequence[Any] = ()) -> Amounts:
-    """Exact cost per currency of the priced cycles of the plug-in sessions that `where` (on
-    plugin_session, e.g. projector.sessions.filter_sql) selects; by default, of all of them:
-    what the balance page says is due."""
+    """Exact cost per currency of the plug-in sessions `where` selects (on session_cost's
+    plugged_at and charger: projector.sessions.filter_sql); by default of all of them, what the
+    balance page says is due."""
     rows = store.query(
-        f"SELECT c.currency, {store.exact_sum_sql('c.cost')} "
-        "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
-        f"WHERE e.plugin_id IN (SELECT id FROM plugin_session WHERE {where}) AND {PRICED_SQL} "
-        "GROUP BY c.currency",
+        f"SELECT currency, {store.exact_sum_sql('cost')} FROM session_cost "
+        f"WHERE {where} GROUP BY currency",
         list(params),
     )
     store.rollback()

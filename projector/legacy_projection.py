@@ -33,6 +33,7 @@ from projector.tables import (
     cost_rows,
     cycle_row,
     plugin_row,
+    refresh_session_costs,
 )
 from projector.tariffs import Tariff
 
@@ -193,6 +194,7 @@ def write_legacy(
             store.executemany(
                 store.upsert_sql(tables.name("cycle_cost"), cost_columns, cost_columns[:4]), parts
             )
+        refresh_session_costs(store, tables, [plugin.id for _, _, plugin in built])
     return len(rows)
 
 

@@ -4,19 +4,28 @@ is either the live one or the `_next` one a rebuild fills before swapping it in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from journal.entries import micros_text
 from journal.storage import Store
+from projector.costs import PRICED_SQL
 from projector.records import Cycle, Plugin
 from projector.version import PROJECTOR_VERSION
 
 US = 1_000_000
 CHECKPOINT = "sessions"
-TABLES = ("energySession", "plugin_session", "cycle_cost", "recorder_gap", "projection_checkpoint")
+TABLES = (
+    "energySession",
+    "plugin_session",
+    "cycle_cost",
+    "session_cost",
+    "recorder_gap",
+    "projection_checkpoint",
+)
+IN_CHUNK = 500
 CYCLE_COLUMNS = (
     "id",
     "tstamp",
@@ -157,6 +166,9 @@ def upsert(
             store.upsert_sql(tables.name("cycle_cost"), columns, columns[:4]),
             priced,
         )
+    touched = {p.id for p in plugins} | {c.plugin_id for c in cycles}
+    if touched:
+        refresh_session_costs(store, tables, sorted(touched))
     if gaps:
         gap_rows = [
             (micros_text(start), micros_text(end), (end - start) // US)
@@ -167,6 +179,29 @@ def upsert(
                 tables.name("recorder_gap"), ("started_at", "ended_at", "seconds"), "started_at"
             ),
             gap_rows,
+        )
+
+
+def refresh_session_costs(store: Store, tables: TableSet, plugin_ids: Sequence[int]) -> None:
+    """session_cost of these sessions, summed again from their cycles' parts, exactly (in the
+    caller's transaction): a session's cost is always the sum of its cycles' costs."""
+    total = store.exact_sum_sql("c.cost")
+    for start in range(0, len(plugin_ids), IN_CHUNK):
+        chunk = list(plugin_ids[start : start + IN_CHUNK])
+        marks = ", ".join("?" for _ in chunk)
+        store.execute(
+            f"DELETE FROM {tables.name('session_cost')} WHERE plugin_id IN ({marks})", chunk
+        )
+        store.execute(
+            f"INSERT INTO {tables.name('session_cost')} "
+            "(plugin_id, currency, cost, plugged_at, charger) "
+            f"SELECT e.plugin_id, c.currency, {total}, p.plugged_at, p.charger "
+            f"FROM {tables.name('cycle_cost')} c "
+            f"JOIN {tables.name('energySession')} e ON e.id = c.cycle_id "
+            f"JOIN {tables.name('plugin_session')} p ON p.id = e.plugin_id "
+            f"WHERE e.plugin_id IN ({marks}) AND {PRICED_SQL} "
+            "GROUP BY e.plugin_id, c.currency, p.plugged_at, p.charger",
+            chunk,
         )
 
 

@@ -63,6 +63,7 @@ WEB_TABLES = (
     "projection_checkpoint",
     "schema_version",
     "cycle_cost",
+    "session_cost",
     "tariff",
     "tariff_band",
     "payment",

@@ -15,6 +15,7 @@ from journal.storage import Store
 from projector.money_store import add_tariff
 from projector.rebuild import rebuild
 from projector.runner import VersionMismatch, project_pass
+from projector.tables import TABLES
 from projector.tariff_parse import parse_band
 from projector.tariffs import CONFIG_TARIFF, Tariff
 from tests.charge_script import Script
@@ -68,17 +69,12 @@ def test_adding_a_tariff_reprices_history_like_a_rebuild(store: Store) -> None:
         project_pass(store, zone=PARIS)
     rebuild(store, zone=PARIS)
     repriced = snapshot(store)
+    assert repriced["session_costs"], "session_cost holds the re-priced session"
     total, rows = costs(store)
     assert total.quantize(Decimal("0.01")) == Decimal("8.64")
     assert rows[-1] == ("tarifid", (newer,))
     # the same as replaying from scratch in small passes
-    for table in (
-        "energySession",
-        "plugin_session",
-        "cycle_cost",
-        "recorder_gap",
-        "projection_checkpoint",
-    ):
+    for table in TABLES:
         store.execute(f"DELETE FROM {table}")
     store.commit()
     while project_pass(store, zone=PARIS, max_entries=101).entries:

@@ -40,6 +40,10 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     result = {
         "cycles": store.query("SELECT * FROM energySession ORDER BY id"),
         "plugins": store.query("SELECT * FROM plugin_session ORDER BY id"),
+        "cycle_costs": store.query(
+            "SELECT * FROM cycle_cost ORDER BY cycle_id, tariff_id, band, price"
+        ),
+        "session_costs": store.query("SELECT * FROM session_cost ORDER BY plugin_id, currency"),
     }
     store.rollback()
     return result

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import Amounts, cycle_costs, session_costs
+from projector.costs import Amounts, cycle_costs, session_costs, session_costs_where
 from projector.sessions import SessionFilter, cycle_rows, filter_sql
 from projector.status import ChargerStatus
 from webapp.buckets import micros_sql, stamp, utc
@@ -81,17 +81,12 @@ def _session(
     )
 
 
-def _costed(
-    store: Store, rows: Sequence[Sequence[Any]], with_cycles: bool = True
-) -> list[SessionRow]:
+def _costed(store: Store, rows: Sequence[Sequence[Any]]) -> list[SessionRow]:
     """plugin_session rows as SessionRows with their costs, and their cycles with theirs: one
     read of cycle_cost for both, so a session's cost is always the sum of its cycles'."""
     ids = [int(r[0]) for r in rows]
-    if with_cycles:
-        cycle_amounts, costs = cycle_costs(store, ids)
-        cycles = cycles_of(store, ids, cycle_amounts)
-    else:
-        cycles, costs = {}, session_costs(store, ids)
+    cycle_amounts, costs = cycle_costs(store, ids)
+    cycles = cycles_of(store, ids, cycle_amounts)
     return [_session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0]))) for r in rows]
 
 
@@ -158,9 +153,9 @@ def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
         f"FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
         params,
     )
-    sessions = _costed(store, rows, with_cycles=False)
+    costs = session_costs_where(store, where, params)
     store.rollback()
-    return sessions
+    return [_session(r, (), costs.get(int(r[0]))) for r in rows]
 
 
 def charger_names(store: Store) -> list[str]:
@@ -191,9 +186,9 @@ def live_sessions(store: Store, statuses: Sequence[ChargerStatus]) -> list[Sessi
         )
         if row is not None:
             live.append(row)
-    sessions = _costed(store, live, with_cycles=False)
+    costs = session_costs(store, [int(r[0]) for r in live])
     store.rollback()
-    return sessions
+    return [_session(r, (), costs.get(int(r[0]))) for r in live]
 
 
 def next_plugin_id(store: Store, session: SessionRow) -> int | None:

@@ -5,10 +5,11 @@ Energy is summed as stored (Wh to three decimals, what the API's energy_wh says)
 each session's stored energy exactly, in kWh, so its column, the API and the page add up to the
 same total, and the page rounds it once, half up, to the digit it shows.
 
-Costs are summed by the database too, per bucket and currency, exactly (MariaDB's DECIMAL SUM;
-on SQLite, which stores them as text, an exact aggregate: Store.exact_sum_sql), over the same
-half-open ranges as the counts. So a bucket's cost is the exact sum of its sessions' costs, rounded
-once when shown, and agrees with the CSV's exact column and /api/sessions.
+Costs are summed by the database too, per bucket and currency, from session_cost (each session's
+exact cost, kept by the projector), exactly (MariaDB's DECIMAL SUM; on SQLite, which stores them as
+text, an exact aggregate: Store.exact_sum_sql), over the same half-open ranges as the counts. So a
+bucket's cost is the exact sum of its sessions' costs, rounded once when shown, and agrees with the
+CSV's exact column and /api/sessions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import PRICED_SQL, Amounts, add_amounts, as_decimal, cost_fields
+from projector.costs import Amounts, add_amounts, as_decimal, cost_fields
 from projector.sessions import SessionFilter, filter_sql
 from webapp.buckets import Range, add_months, clip, day_range, month_range
 
@@ -77,16 +78,14 @@ def range_costs(
     (projector.costs), so years of sessions cost one small result, not their every part."""
     found: list[Amounts] = [{} for _ in buckets]
     wanted = [(i, r) for i, r in enumerate(buckets) if r is not None]
-    total = store.exact_sum_sql("c.cost")
+    total = store.exact_sum_sql("cost")
     for start in range(0, len(wanted), CHUNK):
         selects, params = [], []
         for index, (low, high) in wanted[start : start + CHUNK]:
             where, args = filter_sql(SessionFilter(low, high, charger))
             selects.append(
-                f"SELECT {index}, c.currency, {total} "
-                "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
-                f"WHERE e.plugin_id IN (SELECT id FROM plugin_session WHERE {where}) "
-                f"AND {PRICED_SQL} GROUP BY c.currency"
+                f"SELECT {index}, currency, {total} FROM session_cost "
+                f"WHERE {where} GROUP BY currency"
             )
             params += args
         for index, currency, amount in store.query(" UNION ALL ".join(selects), params):
