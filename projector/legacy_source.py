@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from journal.storage.url import DatabaseTarget, parse_database_url, redact_url
 
 PASSWORD_ENV = "CHARGELOG_LEGACY_PASSWORD"  # used when the URL carries no password
 
@@ -28,20 +29,6 @@ VERSEMENT_SQL = "SELECT id, dateV, dateE, value, carid, status FROM versement OR
 
 class LegacySourceError(Exception):
     """The original database cannot be read (bad URL, unreachable, refused, missing table)."""
-
-
-@dataclass(frozen=True)
-class LegacyTarget:
-    """Where the original database is; `redacted()` is the only form ever printed or stored."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-    def redacted(self) -> str:
-        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
 @dataclass(frozen=True)
@@ -86,42 +73,23 @@ class LegacyData:
     versements: list[LegacyVersement]
 
 
-def parse_legacy_url(url: str, environ: dict[str, str] | None = None) -> LegacyTarget:
-    """`mysql://user:password@host:port/db`; without a password in the URL, the one in
-    $CHARGELOG_LEGACY_PASSWORD (so it need not appear in a process list or shell history)."""
+def parse_legacy_url(url: str, environ: dict[str, str] | None = None) -> DatabaseTarget:
+    """`mysql://user:password@host:port/db`, read by the same rules as `[database] url`; without a
+    password in the URL, the one in $CHARGELOG_LEGACY_PASSWORD (so it need not appear in a
+    process list or shell history)."""
     env = os.environ if environ is None else environ
-    parts = urlsplit(url)
-    if parts.scheme not in ("mysql", "mariadb"):
+    if not url.startswith(("mysql://", "mariadb://")):
         raise LegacySourceError(
-            f"{_redact(url)!r} is not a MySQL URL (mysql://USER:PASSWORD@HOST:PORT/DATABASE)"
-        )
-    database = unquote(parts.path.lstrip("/"))
-    if not database or "/" in database:
-        raise LegacySourceError(
-            f"{_redact(url)!r} names no database (mysql://USER:PASSWORD@HOST:PORT/mqtt)"
+            f"{redact_url(url)!r} is not a MySQL URL (mysql://USER:PASSWORD@HOST:PORT/DATABASE)"
         )
     try:
-        port = parts.port or 3306
-    except ValueError:
-        raise LegacySourceError(f"{_redact(url)!r} has an invalid port") from None
-    password = unquote(parts.password) if parts.password is not None else None
-    return LegacyTarget(
-        host=parts.hostname or "127.0.0.1",
-        port=port,
-        user=unquote(parts.username or ""),
-        password=password if password is not None else env.get(PASSWORD_ENV, ""),
-        database=database,
-    )
+        target = parse_database_url(url)
+    except ValueError as exc:
+        raise LegacySourceError(str(exc)) from None
+    return target if target.password else replace(target, password=env.get(PASSWORD_ENV, ""))
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
-
-
-def read_legacy(target: LegacyTarget, *, timeout: int = 10) -> LegacyData:
+def read_legacy(target: DatabaseTarget, *, timeout: int = 10) -> LegacyData:
     """The three tables, read in one read-only snapshot; LegacySourceError on any failure."""
     import mysql.connector
     from mysql.connector import errors

@@ -41,12 +41,12 @@ def parse_database_url(url: str) -> DatabaseTarget:
         database = parts.path.lstrip("/")
         if not database or "/" in database:
             raise ValueError(
-                f"{_redact(url)!r} names no database (mysql://user:pw@host:3306/dbname)"
+                f"{redact_url(url)!r} names no database (mysql://user:pw@host:3306/dbname)"
             )
         try:
             port = parts.port or 3306
         except ValueError:
-            raise ValueError(f"{_redact(url)!r} has an invalid port") from None
+            raise ValueError(f"{redact_url(url)!r} has an invalid port") from None
         options = tuple(parse_qsl(parts.query))
         for name, _ in options:
             if name not in MYSQL_OPTIONS:
@@ -63,11 +63,12 @@ def parse_database_url(url: str) -> DatabaseTarget:
             options=options,
         )
     raise ValueError(
-        f"{_redact(url)!r} is not sqlite:///FILE or mysql://USER:PASSWORD@HOST:PORT/DB"
+        f"{redact_url(url)!r} is not sqlite:///FILE or mysql://USER:PASSWORD@HOST:PORT/DB"
     )
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """The URL as it may be printed: its password replaced by ***."""
     parts = urlsplit(url)
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
