@@ -32,7 +32,8 @@ from projector.money_store import Payment, list_payments, list_tariffs
 from projector.sessions import SessionFilter
 from projector.tariffs import CONFIG_TARIFF, NO_TARIFF
 from webapp.buckets import NamedMonth, local_month, month_range
-from webapp.queries import SessionRow, all_sessions
+from webapp.queries import SessionRow, all_sessions, edge_session
+from webapp.totals import monthly_series
 
 # ---- the balance -------------------------------------------------------------------------------
 
@@ -213,18 +214,16 @@ class MonthLine(NamedMonth):
 
 
 def statement_months(store: Store, zone: tzinfo) -> list[MonthLine]:
-    """Every local month with a session, newest first, with its count, energy and cost."""
-    sessions = all_sessions(store, SessionFilter())  # each with its exact costs
-    months: dict[tuple[int, int], list[SessionRow]] = {}
-    for session in sessions:
-        months.setdefault(local_month(session.plugged_at, zone), []).append(session)
+    """Every local month with a session, newest first, with its count, energy and cost: the
+    monthly totals of the sessions page (summed by the database, whatever the history's length)."""
+    oldest = edge_session(store, SessionFilter(), newest=False)
+    newest = edge_session(store, SessionFilter(), newest=True)
+    if oldest is None or newest is None:
+        return []
+    first, last = local_month(oldest.plugged_at, zone), local_month(newest.plugged_at, zone)
+    series = monthly_series(store, SessionFilter(), zone, first, last)
     return [
-        MonthLine(
-            year,
-            month,
-            len(members),
-            sum((Decimal(repr(s.wh)) for s in members), Decimal(0)),
-            sum_amounts(s.costs for s in members),
-        )
-        for (year, month), members in sorted(months.items(), reverse=True)
+        MonthLine(year, month, totals.count, Decimal(repr(totals.wh)), totals.costs)
+        for (year, month), totals in reversed(series)
+        if totals.count
     ]
