@@ -7,7 +7,8 @@ directly and the projector, the pages and the statements all price energy the sa
 
 Money is decimal.Decimal, never float. Costs are exact: nothing here rounds. Rounding happens
 once, at display, to the currency's cents with ROUND_HALF_UP (see `display_amount`); sums are taken
-over the exact values, so a total never differs from the sum of what it totals by a cent.
+over the exact values and rounded once (projector/costs.py), so a total never drifts with the
+number of lines it sums.
 """
 
 from __future__ import annotations
