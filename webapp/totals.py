@@ -14,7 +14,7 @@ CSV's exact column and /api/sessions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta, tzinfo
 from typing import Any
@@ -53,18 +53,17 @@ def range_totals(store: Store, filt: SessionFilter, buckets: Sequence[Range]) ->
     limits = (filt.start, filt.end)
     clipped = [clip(b, limits) for b in buckets]
     found: dict[int, Totals] = {}
-    wanted = [(i, r) for i, r in enumerate(clipped) if r is not None]
-    for start in range(0, len(wanted), CHUNK):
-        selects, params = [], []
-        for index, (low, high) in wanted[start : start + CHUNK]:
-            where, args = filter_sql(SessionFilter(low, high, filt.charger))
-            selects.append(
-                f"SELECT {index}, COUNT(*), COALESCE(SUM(energy_wh), 0), "
-                f"COALESCE(SUM(charging_s), 0) FROM plugin_session WHERE {where}"
-            )
-            params += args
-        for index, count, energy, charging in store.query(" UNION ALL ".join(selects), params):
-            found[int(index)] = Totals(int(count), float(energy), int(charging))
+    counted = _per_bucket(
+        store,
+        filt.charger,
+        clipped,
+        lambda index, where: (
+            f"SELECT {index}, COUNT(*), COALESCE(SUM(energy_wh), 0), "
+            f"COALESCE(SUM(charging_s), 0) FROM plugin_session WHERE {where}"
+        ),
+    )
+    for index, count, energy, charging in counted:
+        found[int(index)] = Totals(int(count), float(energy), int(charging))
     costs = range_costs(store, filt.charger, clipped)
     store.rollback()
     return [replace(found.get(i, Totals()), costs=costs[i]) for i in range(len(buckets))]
@@ -74,23 +73,41 @@ def range_costs(
     store: Store, charger: str | None, buckets: Sequence[Range | None]
 ) -> list[Amounts]:
     """Exact cost per currency of the sessions in each bucket (already clipped to the filter;
-    None = no bucket): summed by the database per bucket and currency, exactly
-    (projector.costs), so years of sessions cost one small result, not their every part."""
+    None = no bucket), from session_cost: summed by the database per bucket and currency,
+    exactly, so years of sessions cost one small result, not their every part."""
     found: list[Amounts] = [{} for _ in buckets]
-    wanted = [(i, r) for i, r in enumerate(buckets) if r is not None]
     total = store.exact_sum_sql("cost")
+    summed = _per_bucket(
+        store,
+        charger,
+        buckets,
+        lambda index, where: (
+            f"SELECT {index}, currency, {total} FROM session_cost WHERE {where} GROUP BY currency"
+        ),
+    )
+    for index, currency, amount in summed:
+        add_amounts(found[int(index)], {currency: as_decimal(amount)})
+    return found
+
+
+def _per_bucket(
+    store: Store,
+    charger: str | None,
+    buckets: Sequence[Range | None],
+    select: Callable[[int, str], str],
+) -> list[tuple[Any, ...]]:
+    """One `UNION ALL` statement per CHUNK buckets; `select(index, where)` is a bucket's SELECT,
+    its first column the bucket's index, `where` the sessions filter of its range."""
+    rows: list[tuple[Any, ...]] = []
+    wanted = [(i, r) for i, r in enumerate(buckets) if r is not None]
     for start in range(0, len(wanted), CHUNK):
         selects, params = [], []
         for index, (low, high) in wanted[start : start + CHUNK]:
             where, args = filter_sql(SessionFilter(low, high, charger))
-            selects.append(
-                f"SELECT {index}, currency, {total} FROM session_cost "
-                f"WHERE {where} GROUP BY currency"
-            )
+            selects.append(select(index, where))
             params += args
-        for index, currency, amount in store.query(" UNION ALL ".join(selects), params):
-            add_amounts(found[int(index)], {currency: as_decimal(amount)})
-    return found
+        rows += store.query(" UNION ALL ".join(selects), params)
+    return rows
 
 
 def daily_series(
