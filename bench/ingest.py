@@ -704,12 +704,7 @@ class Database:
         from journal.storage import open_store
 
         self.conn = mysql.connector.connect(
-            host=self.admin.host,
-            port=self.admin.port,
-            user=self.admin.user,
-            password=self.admin.password,
-            connection_timeout=5,
-            autocommit=True,
+            **self.admin.connect_args(with_database=False), connection_timeout=5, autocommit=True
         )
         cursor = self.conn.cursor()
         cursor.execute(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

@@ -104,13 +104,7 @@ def bare_read(url: str) -> None:
         import mysql.connector
 
         started = time.perf_counter()
-        conn = mysql.connector.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            database=target.database,
-        )
+        conn = mysql.connector.connect(**target.connect_args())
         cursor = conn.cursor(buffered=False)
         cursor.execute(sql)
     while chunk := cursor.fetchmany(BATCH):

@@ -97,13 +97,7 @@ def read_legacy(target: DatabaseTarget, *, timeout: int = 10) -> LegacyData:
     source = target.redacted()
     try:
         conn = mysql.connector.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            database=target.database,
-            autocommit=False,
-            connection_timeout=timeout,
+            **target.connect_args(), autocommit=False, connection_timeout=timeout
         )
     except errors.Error as exc:
         raise LegacySourceError(f"{source}: cannot connect: {_reason(exc)}") from None

@@ -46,13 +46,7 @@ def mysql_database() -> Iterator[str]:
 
     admin = parse_database_url(MYSQL_ADMIN)
     name = f"chargelog_t_{uuid.uuid4().hex[:12]}"
-    conn = mysql.connector.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.user,
-        password=admin.password,
-        connection_timeout=5,
-    )
+    conn = mysql.connector.connect(**admin.connect_args(with_database=False), connection_timeout=5)
     try:
         cursor = conn.cursor()
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

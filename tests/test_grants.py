@@ -25,9 +25,7 @@ def test_recorder_works_with_insert_only_grants(tmp_path: Path) -> None:
             migrate(admin)
         target = parse_database_url(admin_url)
         user, password = f"rec_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-        conn = mysql.connector.connect(
-            host=target.host, port=target.port, user=target.user, password=target.password
-        )
+        conn = mysql.connector.connect(**target.connect_args(with_database=False))
         cursor = conn.cursor()
         try:
             # The exact statements the README gives.
@@ -87,9 +85,7 @@ def test_web_pages_work_with_select_only_grants() -> None:
             build(admin)
         target = parse_database_url(admin_url)
         user, password = f"web_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-        conn = mysql.connector.connect(
-            host=target.host, port=target.port, user=target.user, password=target.password
-        )
+        conn = mysql.connector.connect(**target.connect_args(with_database=False))
         cursor = conn.cursor()
         try:
             cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")

@@ -97,14 +97,7 @@ def original_database() -> Iterator[tuple[str, str, str]]:
     yields (URL with the password, URL without it, the password)."""
     with mysql_database() as url:
         target = parse_database_url(url)
-        conn = mysql.connector.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            database=target.database,
-            autocommit=True,
-        )
+        conn = mysql.connector.connect(**target.connect_args(), autocommit=True)
         cursor = conn.cursor()
         user, password = f"legacy_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
         try:

@@ -59,20 +59,15 @@ class MysqlStore(Store):
 
     def connect(self) -> None:
         self.close()
-        options = dict(self.target.options)
+        args = self.target.connect_args()
         try:
             self._conn = mysql.connector.connect(
-                host=self.target.host,
-                port=self.target.port,
-                user=self.target.user,
-                password=self.target.password,
-                database=self.target.database,
+                **args,
                 autocommit=False,
-                charset=options.pop("charset", "utf8mb4"),
+                charset=args.pop("charset", "utf8mb4"),
                 connection_timeout=10,
                 read_timeout=self.read_timeout,
                 write_timeout=60,
-                **options,
             )
             cursor = self._conn.cursor()
             cursor.execute("SET SESSION time_zone = '+00:00'")

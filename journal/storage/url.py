@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
@@ -18,6 +19,21 @@ class DatabaseTarget:
     password: str = ""
     database: str = ""
     options: tuple[tuple[str, str], ...] = ()
+
+    def connect_args(self, *, with_database: bool = True) -> dict[str, Any]:
+        """mysql.connector.connect()'s keyword arguments for this server (and its URL options:
+        socket, TLS, charset), for every direct connection; without the database for the
+        administrative ones that create or drop it."""
+        args: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            **dict(self.options),
+        }
+        if with_database:
+            args["database"] = self.database
+        return args
 
     def redacted(self) -> str:
         """A printable form that never shows the password."""
