@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from projector.costs import display_text
 from webapp.db import get_db
 from webapp.money_queries import balance_of
 
@@ -19,7 +18,7 @@ bp = Blueprint("balance", __name__)
 @bp.route("/balance")
 def show() -> str:
     """The balance for people, with the payments and a link to the monthly statements."""
-    return render_template("balance.html", balance=balance_of(get_db()), money=display_text)
+    return render_template("balance.html", balance=balance_of(get_db()))
 
 
 @bp.route("/api/balance")

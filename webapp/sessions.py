@@ -4,15 +4,12 @@ from the /api/totals endpoints). Costs show as projector.costs.display_text says
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from itertools import groupby
 
 from flask import Blueprint, current_app, render_template, request
 
-from projector.costs import display_text
 from projector.status import charger_statuses
 from webapp.buckets import NamedMonth, add_months, local_month, month_range, year_range
 from webapp.db import get_db
@@ -28,13 +25,6 @@ from webapp.totals import Totals, range_totals
 
 bp = Blueprint("sessions", __name__)
 MAX_PAGE = 1_000_000
-
-
-@bp.app_template_filter("cost")
-def cost(amounts: Mapping[str, Decimal]) -> str:
-    """Exact amounts per currency as every page shows them: "12.40 EUR", "3.10 CHF + 12.40 EUR",
-    or "" when nothing was priced (the templates then show no cost, never 0.00)."""
-    return display_text(amounts)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template
 from werkzeug.exceptions import NotFound
 
-from projector.costs import Amounts, display_text, exact_text, rounded
+from projector.costs import Amounts, exact_text, rounded
 from webapp.buckets import add_months
 from webapp.db import get_db
 from webapp.exports import exact_kwh
@@ -63,7 +63,7 @@ def _zone() -> tzinfo:
 def index() -> str:
     """Every month with a session, newest first, each linking to its statement and CSV."""
     months = statement_months(get_db(), _zone())
-    return render_template("statements.html", months=months, money=display_text)
+    return render_template("statements.html", months=months)
 
 
 def _month(text: str) -> tuple[int, int]:
@@ -88,7 +88,6 @@ def show(name: str) -> Response | str:
     return render_template(
         "statement.html",
         statement=statement,
-        money=display_text,
         previous=f"{previous[0]:04d}-{previous[1]:02d}",
         following=f"{following[0]:04d}-{following[1]:02d}",
     )
