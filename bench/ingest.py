@@ -293,6 +293,25 @@ def create_session(port: int, client_id: str, protocol: str, topic: str = TOPIC_
         client.loop_stop()
 
 
+def publish_lines_command(port: int, topic: str) -> list[str]:
+    """mosquitto_pub sending each line of its stdin to `topic` at QoS 1 on the local broker, up
+    to 1000 in flight."""
+    return [
+        "mosquitto_pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-t",
+        topic,
+        "-q",
+        "1",
+        "-M",
+        "1000",
+        "-l",
+    ]
+
+
 def probe_receive_maximum(port: int, receive_maximum: int) -> dict[str, tuple[int, int]]:
     """The in-flight window the broker grants, seen from the client: for MQTT 3.1.1, MQTT 5
     without and with a Receive Maximum, (a) how many messages arrive while the client never
@@ -310,20 +329,7 @@ def probe_receive_maximum(port: int, receive_maximum: int) -> dict[str, tuple[in
     for index, (protocol, _) in enumerate(cases.values()):
         create_session(port, f"probe-{index}", protocol, topic)
     subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-t",
-            topic,
-            "-q",
-            "1",
-            "-M",
-            "1000",
-            "-l",
-        ],
+        publish_lines_command(port, topic),
         input=b"x\n" * backlog,
         check=True,
         timeout=60,
@@ -368,22 +374,7 @@ def publish_backlog(port: int, count: int, timeout: float) -> float:
     procs = []
     for topic, data in backlog_lines(count).items():
         proc = subprocess.Popen(
-            [
-                "mosquitto_pub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-t",
-                topic,
-                "-q",
-                "1",
-                "-M",
-                "1000",
-                "-l",
-                "-i",
-                f"bench-pub-{uuid.uuid4().hex[:8]}",
-            ],
+            [*publish_lines_command(port, topic), "-i", f"bench-pub-{uuid.uuid4().hex[:8]}"],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
