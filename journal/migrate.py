@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -40,8 +41,10 @@ def _schema_dir(dialect: str) -> Traversable:
     return Path(__file__).resolve().parent.parent / "schema" / dialect
 
 
-def available_steps(dialect: str) -> list[Step]:
-    """Every step this code knows, in order."""
+@functools.cache
+def available_steps(dialect: str) -> tuple[Step, ...]:
+    """Every step this code knows, in order (read once: services check the schema on every
+    connection and every pass)."""
     steps = []
     for entry in sorted(_schema_dir(dialect).iterdir(), key=lambda e: e.name):
         match = _STEP_NAME.match(entry.name)
@@ -49,7 +52,7 @@ def available_steps(dialect: str) -> list[Step]:
             steps.append(Step(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     if not steps:
         raise SchemaError(f"no schema steps found for {dialect}: the installation is incomplete")
-    return steps
+    return tuple(steps)
 
 
 def current_version(store: Store) -> int:
@@ -65,16 +68,46 @@ def code_version(dialect: str) -> int:
     return steps[-1].version if steps else 0
 
 
-def pending_steps(store: Store) -> list[Step]:
-    """Steps not applied yet; raises SchemaError when the database is newer than the code."""
-    have = current_version(store)
-    known = code_version(store.dialect)
+def _refuse_newer(have: int, dialect: str) -> None:
+    known = code_version(dialect)
     if have > known:
         raise SchemaError(
             f"the database schema is version {have} but this chargelog knows only up to {known}: "
             "upgrade chargelog (never run an older version against a newer database)"
         )
+
+
+def pending_steps(store: Store) -> list[Step]:
+    """Steps not applied yet; raises SchemaError when the database is newer than the code."""
+    have = current_version(store)
+    _refuse_newer(have, store.dialect)
     return [step for step in available_steps(store.dialect) if step.version > have]
+
+
+def _recorded_version(store: Store) -> int:
+    """One indexed MAX over a few rows, in the caller's transaction (left open, so a check and
+    the writes after it see the same schema)."""
+    row = store.query_one("SELECT MAX(version) FROM schema_version")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def refuse_newer(store: Store) -> None:
+    """On every new connection of a long-running service: a newer chargelog may have migrated the
+    database since this one started, and tables it does not know must never be written (or
+    misread). Raises SchemaError."""
+    _refuse_newer(_recorded_version(store), store.dialect)
+
+
+def check_current(store: Store) -> None:
+    """Before each projector pass writes: the schema is exactly the one this code knows.
+    Raises SchemaError (newer, or steps missing)."""
+    have = _recorded_version(store)
+    _refuse_newer(have, store.dialect)
+    if have < code_version(store.dialect):
+        raise SchemaError(
+            f"the database schema is version {have} but this chargelog needs "
+            f"{code_version(store.dialect)}: run `chargelog migrate`"
+        )
 
 
 def migrate(store: Store) -> list[Step]:

@@ -3,6 +3,10 @@
 The job never overlaps itself (max_instances=1, coalesce) and a database lock keeps a second
 process out. When the projection logic's version differs from the one that built the tables, the
 service rebuilds them from the journal by itself.
+
+The schema is checked on every (re)connection and again before every pass: a schema this code
+does not know (newer, or not migrated with auto_migrate off) stops the service with one line and
+a non-zero exit, before anything is written; retrying could only log the same refusal forever.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from journal.config import Config, site_zone
-from journal.migrate import ensure_schema
+from journal.migrate import SchemaError, check_current, ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
 from projector.pricing import config_tariff
@@ -34,9 +38,21 @@ class ProjectorService:
         self._store: Store | None = None
         self._lock_warned = False
         self._down = False
+        self._scheduler: BlockingScheduler | None = None
+        self.refused: SchemaError | None = None
 
     def tick(self) -> None:
-        """One scheduled pass; every failure is logged and retried at the next tick."""
+        """One scheduled pass; an outage is logged and retried at the next tick, a schema this
+        code does not know stops the service."""
+        try:
+            self._tick()
+        except SchemaError as exc:
+            self.refused = exc
+            self._disconnect()
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)  # from the job's thread: never wait on it
+
+    def _tick(self) -> None:
         try:
             store = self._connect()
             if not store.try_lock(LOCK, 0):
@@ -61,17 +77,27 @@ class ProjectorService:
                     self.cfg.projector.interval,
                 )
                 self._down = True
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._disconnect()
 
     def _connect(self) -> Store:
+        """The service's connection; a new one is kept only once its schema is checked."""
         if self._store is None:
-            self._store = open_store(self.cfg.database.url)
-            ensure_schema(self._store, self.cfg.database.auto_migrate)
+            store = open_store(self.cfg.database.url)
+            try:
+                ensure_schema(store, self.cfg.database.auto_migrate)
+            except BaseException:
+                store.close()
+                raise
+            self._store = store
         return self._store
 
+    def _disconnect(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def _project(self, store: Store) -> None:
+        check_current(store)
         try:
             result = project_pass(store, zone=self.zone, config_tariff=self.config_tariff)
         except VersionMismatch as exc:
@@ -89,8 +115,10 @@ class ProjectorService:
             )
 
     def run(self) -> int:
+        """Project every interval until SIGTERM/SIGINT (exit 0); a refused schema ends it by
+        raising SchemaError, which the command line prints as one line (exit 1)."""
         interval = self.cfg.projector.interval
-        scheduler = BlockingScheduler(timezone=UTC)
+        scheduler = self._scheduler = BlockingScheduler(timezone=UTC)
         scheduler.add_job(
             self.tick,
             "interval",
@@ -111,7 +139,9 @@ class ProjectorService:
         self.notifier.ready(f"projecting every {interval:g} s")
         log.info("projector started: a pass every %g s", interval)
         scheduler.start()
-        if self._store is not None:
-            self._store.close()
+        self._disconnect()
+        if self.refused is not None:
+            self.notifier.stopping()
+            raise self.refused
         log.info("projector stopped")
         return 0

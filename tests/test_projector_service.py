@@ -17,9 +17,11 @@ from tests.test_projection_store import journal
 
 
 @contextmanager
-def projector(db_url: str, tmp_path: Path, name: str) -> Iterator[subprocess.Popen[str]]:
+def projector(
+    db_url: str, tmp_path: Path, name: str, database: str = ""
+) -> Iterator[subprocess.Popen[str]]:
     config = tmp_path / f"{name}.ini"
-    config.write_text(f"[database]\nurl = {db_url}\n[projector]\ninterval = 0.5\n")
+    config.write_text(f"[database]\nurl = {db_url}\n{database}[projector]\ninterval = 0.5\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "chargelog.cli", "--config", str(config), "projector"],
         stdout=subprocess.PIPE,
@@ -109,3 +111,71 @@ def test_service_rebuilds_after_a_logic_upgrade(db_url: str, store: Store, tmp_p
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=10)
         assert "rebuilding the projection" in err
+
+
+def _future_schema(store: Store) -> None:
+    store.execute(
+        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+        (9999, "future", "2030-01-01 00:00:00"),
+    )
+    store.commit()
+
+
+def _projected(store: Store) -> tuple[int, int]:
+    """(plug-in sessions, checkpoint rows): what a pass would have written."""
+    row = store.query_one(
+        "SELECT (SELECT COUNT(*) FROM plugin_session), (SELECT COUNT(*) FROM projection_checkpoint)"
+    )
+    store.rollback()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _refusal(process: subprocess.Popen[str]) -> str:
+    """The service ends by itself, non-zero, with one line and no traceback."""
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("chargelog:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_service_facing_a_newer_schema_exits_without_writing(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    s = Script()
+    s.idle(1, 1).plug().state(3).charge(10).state(2).unplug()
+    journal(store, s.messages)
+    _future_schema(store)
+    with projector(db_url, tmp_path, "newer") as process:
+        line = _refusal(process)
+    assert "version 9999" in line and "upgrade chargelog" in line
+    assert _projected(store) == (0, 0)
+
+
+def test_service_stops_when_a_newer_chargelog_migrates_under_it(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    """Connected and projecting, then the schema moves on: the next pass refuses before it writes,
+    even though the connection (and its start-up check) is long established."""
+    s = Script()
+    s.idle(1, 1).plug().state(3).charge(10).state(2).unplug()
+    first = len(s.messages)
+    s.idle(1, 1).plug().state(3).charge(10).state(2).unplug()
+    journal(store, s.messages[:first])
+    with projector(db_url, tmp_path, "moved") as process:
+        wait_until(lambda: sessions(store) == 1)
+        _future_schema(store)
+        journal(store, s.messages[first:])
+        line = _refusal(process)
+    assert "version 9999" in line
+    assert sessions(store) == 1  # the second plug-in was never written
+
+
+def test_service_on_an_unmigrated_database_without_auto_migrate_exits(
+    db_url: str, tmp_path: Path
+) -> None:
+    with projector(db_url, tmp_path, "manual", database="auto_migrate = false\n") as process:
+        line = _refusal(process)
+    assert "chargelog migrate" in line

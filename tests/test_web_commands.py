@@ -6,6 +6,7 @@ import io
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -99,3 +100,45 @@ def test_serve_runs_under_waitress(tmp_path: Path) -> None:
         out, err = server.communicate(timeout=20)
     assert server.returncode == 0, err
     assert f"serving http://127.0.0.1:{port}/" in out
+
+
+def test_serve_stops_when_the_schema_moves_past_it(db_url: str, tmp_path: Path) -> None:
+    """A newer chargelog migrates the database under a running server: the next request's
+    connection sees it, answers 503, and the server exits 1 with one line, no traceback."""
+    from journal.migrate import migrate
+    from journal.storage import open_store
+
+    port = free_port()
+    config = tmp_path / "s.ini"
+    config.write_text(f"[database]\nurl = {db_url}\n[web]\nport = {port}\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chargelog.cli", "--config", str(config), "serve"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_port(port, timeout=20)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            assert response.status == 200
+        with open_store(db_url) as store:
+            migrate(store)
+            store.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (9999, "future", "2030-01-01 00:00:00"),
+            )
+            store.commit()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert refused.value.code == 503
+        refused.value.close()
+        _, err = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("chargelog:")]
+    assert len(lines) == 1 and "version 9999" in lines[0], err

@@ -4,12 +4,18 @@ for `[web] password_hash`)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import ipaddress
+import logging
+import os
+import signal
 import sys
+import threading
+from typing import Any
 
 from journal.config import Config
+
+log = logging.getLogger(__name__)
 
 THREADS = 8
 
@@ -29,11 +35,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
-    """Runs the app under waitress until Ctrl-C or SIGTERM; warns when exposed without password."""
-    from waitress import serve
+class _Stop(Exception):
+    """Raised in the main thread by the signal handler: leaves waitress's loop."""
 
-    from journal.migrate import ensure_schema
+
+def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
+    """Runs the app under waitress until Ctrl-C or SIGTERM (exit 0); warns when exposed without
+    password. A schema this code does not know, met by any request's connection, stops the server
+    too, and the command then fails with SchemaError (one line, exit 1)."""
+    from waitress import create_server
+
+    from journal.migrate import SchemaError, ensure_schema
     from journal.storage import open_store
     from webapp import create_app
 
@@ -48,10 +60,31 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             file=sys.stderr,
         )
     app = create_app(cfg)
+    refused: list[SchemaError] = []
+
+    def refuse(exc: SchemaError) -> None:
+        # From a worker thread: the 503 goes out first, then the main thread is interrupted.
+        if not refused:
+            refused.append(exc)
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    def stop(*_: Any) -> None:
+        raise _Stop
+
+    app.config["SCHEMA_REFUSED"] = refuse
+    server = create_server(app, host=host, port=port, threads=THREADS, ident="chargelog")
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     shown = f"[{host}]" if ":" in host else host
     print(f"chargelog: serving http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(app, host=host, port=port, threads=THREADS, ident="chargelog")
+    try:
+        server.run()
+    except _Stop:
+        pass
+    finally:
+        server.close()
+    if refused:
+        raise refused[0]
     return 0
 
 
