@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
 
+from journal.broker_session_watch import BrokerSessionWatch
 from journal.config import Config
 from journal.entries import Row, utc_text
 from journal.mqtt_client import build_client, connect_async, puback_writer, release
@@ -61,6 +62,12 @@ class Recorder:
             auto_migrate=cfg.database.auto_migrate,
         )
         self.client = build_client(cfg.mqtt)
+        # Notices a broker that lost our session (and the messages it queued for us).
+        self.broker_session = BrokerSessionWatch(
+            cfg.mqtt.client_id,
+            f"{cfg.mqtt.host}:{cfg.mqtt.port}",
+            lambda: open_store(cfg.database.url, read_timeout=10),
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
@@ -130,6 +137,7 @@ class Recorder:
             return
         with self._ack_lock:
             self._generation += 1
+        self.broker_session.connected(bool(getattr(flags, "session_present", False)))
         if self._broker_down_since is not None:
             log.warning(
                 "broker connection back after %.1f s", time.monotonic() - self._broker_down_since
@@ -161,6 +169,7 @@ class Recorder:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
+        self.broker_session.disconnected()
         if self._stop.is_set():
             return
         if self._broker_down_since is None:
@@ -185,6 +194,7 @@ class Recorder:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         self.writer.start()
+        self.broker_session.start()
         connect_async(self.client, self.cfg.mqtt)
         self.client.loop_start()
         try:
@@ -207,6 +217,7 @@ class Recorder:
                 log.info("journaled %d message(s) that arrived during shutdown", len(leftover))
         finally:
             self.writer.close()
+            self.broker_session.close()
         log.info(
             "recorder stopped after %d message(s); at most %d waited in memory",
             self.received,

@@ -118,3 +118,28 @@ def recorder_gaps(store: Store, since: datetime) -> list[tuple[datetime, datetim
         (_utc(to_micros(a)), _utc(to_micros(b)), int(s))  # type: ignore[misc]
         for a, b, s in rows
     ]
+
+
+@dataclass(frozen=True)
+class BrokerSessionLoss:
+    """A broker that forgot the recorder's session: messages published for it from `since` until
+    shortly after `detected_at` may be missing from the journal (journal/broker_session.py)."""
+
+    client_id: str
+    since: datetime
+    detected_at: datetime
+
+
+def broker_sessions_lost(store: Store, since: datetime) -> list[BrokerSessionLoss]:
+    """The recorder's lost broker sessions detected since a moment, newest first."""
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows = store.query(
+        "SELECT client_id, since, detected_at FROM broker_session_lost WHERE detected_at >= ? "
+        "ORDER BY detected_at DESC",
+        (stamp,),
+    )
+    store.rollback()
+    return [
+        BrokerSessionLoss(str(client), _utc(to_micros(a)), _utc(to_micros(b)))  # type: ignore[arg-type]
+        for client, a, b in rows
+    ]

@@ -11,8 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template
 
 from projector.status import (
+    BrokerSessionLoss,
     ChargerStatus,
     ProjectionStatus,
+    broker_sessions_lost,
     charger_statuses,
     projection_status,
     recorder_gaps,
@@ -38,7 +40,11 @@ def _lag_s(status: ProjectionStatus) -> int | None:
 
 
 def as_json(
-    chargers: list[ChargerStatus], status: ProjectionStatus, gaps: list[Gap], now: datetime
+    chargers: list[ChargerStatus],
+    status: ProjectionStatus,
+    gaps: list[Gap],
+    now: datetime,
+    lost: list[BrokerSessionLoss] | None = None,
 ) -> dict[str, Any]:
     """The health page as JSON: times ISO 8601 UTC with a Z, like the API."""
     return {
@@ -72,6 +78,16 @@ def as_json(
             {"started_at": _iso(start), "ended_at": _iso(end), "seconds": seconds}
             for start, end, seconds in gaps
         ],
+        # The broker forgot the recorder's session (it restarted before saving it): what it
+        # had queued for the recorder from `since` until `detected_at` may be missing.
+        "broker_sessions_lost": [
+            {
+                "client_id": x.client_id,
+                "since": _iso(x.since),
+                "detected_at": _iso(x.detected_at),
+            }
+            for x in lost or []
+        ],
     }
 
 
@@ -83,8 +99,9 @@ def show() -> Response:
     chargers = charger_statuses(db)
     status = projection_status(db)
     gaps = recorder_gaps(db, now - GAP_WINDOW)
+    lost = broker_sessions_lost(db, now - GAP_WINDOW)
     if wants_json():
-        response = jsonify(as_json(chargers, status, gaps, now))
+        response = jsonify(as_json(chargers, status, gaps, now, lost))
     else:
         page = render_template(
             "health.html",
@@ -92,6 +109,7 @@ def show() -> Response:
             status=status,
             lag_s=_lag_s(status),
             gaps=gaps,
+            lost=lost,
             gap_days=GAP_WINDOW.days,
             now=now,
         )
