@@ -7,6 +7,8 @@ A bad value raises ConfigError naming the key and where the value came from.
 from __future__ import annotations
 
 import configparser
+import difflib
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +22,12 @@ from journal.amount_text import parse_currency, parse_price
 from journal.storage.url import parse_database_url
 
 DEFAULT_CONFIG_FILE = "config.ini"
+ENV_PREFIX = "CHARGELOG_"
+# CHARGELOG_ variables that are not settings: read by one command, or by the tests and CI.
+_OTHER_VARIABLES = ("CHARGELOG_LEGACY_PASSWORD",)
+_OTHER_PREFIXES = ("CHARGELOG_TEST_", "CHARGELOG_CI_")
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -262,6 +270,13 @@ def _read_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
         raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror}") from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid INI file: {exc}") from None
+    if not parser.sections():
+        # /dev/null or a file truncated by mistake: running on defaults (a SQLite file in the
+        # working directory, a broker on localhost) would look like working and log nothing.
+        raise ConfigError(
+            f"{path}: the configuration file is empty (no [section] in it); "
+            "leave out --config to run on the built-in defaults"
+        )
     for section in parser.sections():
         for key, text in parser.items(section):
             _apply(values, section, key, text, str(path))
@@ -278,11 +293,32 @@ def _read_credentials(directory: str, values: dict[str, dict[str, Any]]) -> None
 
 
 def _read_environment(env: Mapping[str, str], values: dict[str, dict[str, Any]]) -> None:
+    known = {}
     for section, parsers in _PARSERS.items():
         for key in parsers:
-            name = f"CHARGELOG_{section.upper()}_{key.upper()}"
+            name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            known[name] = (section, key)
             if name in env:
                 _apply(values, section, key, env[name], f"environment {name}")
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            _warn_unknown_variable(name, known)
+
+
+def _warn_unknown_variable(name: str, known: Mapping[str, tuple[str, str]]) -> None:
+    """A mistyped variable (CHARGELOG_MQTT_PORTT) would otherwise be ignored in silence, and the
+    service would run on the default it was meant to override."""
+    if name in _OTHER_VARIABLES or name.startswith(_OTHER_PREFIXES):
+        return
+    # Compared without the prefix every name shares, which would make anything look close.
+    size = len(ENV_PREFIX)
+    nearest = difflib.get_close_matches(name[size:], [k[size:] for k in known], n=1, cutoff=0.6)
+    hint = ""
+    if nearest:
+        closest = ENV_PREFIX + nearest[0]
+        section, key = known[closest]
+        hint = f" (did you mean {closest}, [{section}] {key}?)"
+    log.warning("environment %s is not a chargelog setting and is ignored%s", name, hint)
 
 
 def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -292,7 +328,9 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     source = "built-in defaults"
     if path is not None:
         file_path = Path(path)
-        if not file_path.is_file():
+        if file_path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a configuration file")
+        if not file_path.exists():
             raise ConfigError(f"{path}: configuration file not found")
         _read_file(file_path, values)
         source = str(file_path)

@@ -93,7 +93,11 @@ def test_systemd_credentials(tmp_path: Path) -> None:
         ("[mqqt]\nhost = x\n", {}, "unknown section [mqqt]"),
         ("[database]\nurl = postgres://x/y\n", {}, "[database] url"),
         ("[database]\nurl = mysql://u:secret@h/\n", {}, "names no database"),
-        ("", {"CHARGELOG_RECORDER_BATCH_SIZE": "0"}, "environment CHARGELOG_RECORDER_BATCH_SIZE"),
+        (
+            "[recorder]\n",
+            {"CHARGELOG_RECORDER_BATCH_SIZE": "0"},
+            "environment CHARGELOG_RECORDER_BATCH_SIZE",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_the_source(
@@ -147,3 +151,52 @@ def test_example_file_documents_every_key_with_its_default(tmp_path: Path) -> No
         assert f"[{section}]" in text
         for key in keys:
             assert f"\n{key} =" in text, f"[{section}] {key} is not documented"
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("a directory", "is a directory, not a configuration file"),
+        ("an empty file", "the configuration file is empty"),
+        ("/dev/null", "the configuration file is empty"),
+        ("comments only", "the configuration file is empty"),
+    ],
+)
+def test_a_path_that_is_no_configuration_says_what_it_is(
+    tmp_path: Path, name: str, said: str
+) -> None:
+    """Not "file not found" for a file that is there: running on defaults from /dev/null would
+    look like working (a SQLite file in the working directory) and log nothing."""
+    paths = {
+        "a directory": str(tmp_path),
+        "an empty file": write(tmp_path, ""),
+        "/dev/null": "/dev/null",
+        "comments only": str(tmp_path / "comments.ini"),
+    }
+    (tmp_path / "comments.ini").write_text("# [mqtt]\n# port = 1884\n")
+    with pytest.raises(ConfigError, match="^" + paths[name].replace(".", r"\.") + ": " + said):
+        load_config(paths[name], env={})
+
+
+def test_a_mistyped_variable_is_warned_about_with_the_nearest_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {
+        "CHARGELOG_MQTT_PORTT": "1884",
+        "CHARGELOG_DATABSE_URL": "sqlite:///x.db",
+        "CHARGELOG_NOTHING_LIKE_IT": "1",
+        "CHARGELOG_LEGACY_PASSWORD": "read by import-legacy",
+        "CHARGELOG_TEST_MYSQL": "read by the tests",
+        "CHARGELOG_MQTT_PORT": "1885",
+    }
+    with caplog.at_level("WARNING", logger="journal.config"):
+        cfg = load_config(write(tmp_path, "[mqtt]\nhost = broker\n"), env=env)
+    assert cfg.mqtt.port == 1885  # the right name still works
+    lines = sorted(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert lines == [
+        "environment CHARGELOG_DATABSE_URL is not a chargelog setting and is ignored "
+        "(did you mean CHARGELOG_DATABASE_URL, [database] url?)",
+        "environment CHARGELOG_MQTT_PORTT is not a chargelog setting and is ignored "
+        "(did you mean CHARGELOG_MQTT_PORT, [mqtt] port?)",
+        "environment CHARGELOG_NOTHING_LIKE_IT is not a chargelog setting and is ignored",
+    ]

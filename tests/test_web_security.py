@@ -124,9 +124,25 @@ def test_login_and_logout(locked: Flask) -> None:
     assert client.get("/").status_code == 302
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/x", "javascript:x", "/\\evil.example", "/\n", "/\r"],
+)
 def test_no_open_redirect(locked: Flask, target: str) -> None:
     assert login(locked.test_client(), target=target) == "/"
+
+
+@pytest.mark.parametrize(
+    "query", ["next=/%0a", "next=/%0d%0aSet-Cookie:x=1", "next=/%00", "next=/%7f"]
+)
+def test_a_control_character_in_next_is_not_a_500(
+    locked: Flask, client: FlaskClient, query: str
+) -> None:
+    """No header may carry a newline: such a `next` falls back to the sessions page."""
+    open_site = client.get(f"/login?{query}")
+    assert open_site.status_code == 302 and open_site.headers["Location"] == "/"
+    form = locked.test_client().get(f"/login?{query}")
+    assert form.status_code == 200 and 'name="next" value="/"' in form.text
 
 
 def test_scripts_use_basic_auth(locked: Flask) -> None:

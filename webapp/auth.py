@@ -69,8 +69,9 @@ def require_login() -> Response | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to another host."""
-    if not target:
+    """Only a path on this site: never an open redirect to another host (browsers read `/\\host`
+    as `//host`), and never a control character, which no Location header may carry."""
+    if not target or any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
         return url_for("sessions.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
