@@ -65,6 +65,7 @@ WEB_TABLES = (
     "tariff",
     "tariff_band",
     "payment",
+    "broker_session_lost",
 )
 
 
@@ -112,6 +113,52 @@ def test_web_pages_work_with_select_only_grants() -> None:
             assert client.get("/api/balance").json["due"] == {"CHF": "2.16", "EUR": "5.76"}
             with open_store(url) as limited, pytest.raises(StorageError):
                 limited.execute("DELETE FROM payment")
+        finally:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            conn.close()
+
+
+def test_broker_session_watch_works_with_the_readme_grants() -> None:
+    """The README's recorder grants for `broker_session` and `broker_session_lost`, run as they
+    are: the watch reads and updates its record and records a loss, and cannot read the losses."""
+    import time
+
+    from journal.broker_session_watch import BrokerSessionWatch
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Database grants") :]
+    grants = re.findall(r"^GRANT .*broker_session.*;$", section[: section.index("```\n\n")], re.M)
+    assert len(grants) == 2, grants
+    with mysql_database() as admin_url:
+        with open_store(admin_url) as admin:
+            migrate(admin)
+        target = parse_database_url(admin_url)
+        user, password = f"rec_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        conn = mysql.connector.connect(**target.connect_args(with_database=False))
+        cursor = conn.cursor()
+        try:
+            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+            for grant in grants:
+                cursor.execute(
+                    grant.replace("chargelog.", f"`{target.database}`.").replace(
+                        "'chargelog_rec'@'localhost'", f"'{user}'@'%'"
+                    )
+                )
+            url = f"mysql://{user}:{password}@{target.host}:{target.port}/{target.database}"
+            watch = BrokerSessionWatch("rec-grants", "test:1883", lambda: open_store(url))
+            watch.start()
+            watch.connected(False)  # the first session: SELECT, then INSERT
+            watch.disconnected()  # UPDATE
+            watch.connected(False)  # the broker lost it: INSERT into broker_session_lost
+            watch.close()
+            with open_store(admin_url) as admin:
+                deadline = time.monotonic() + 10
+                while not admin.query("SELECT since FROM broker_session_lost"):
+                    assert time.monotonic() < deadline, "no loss recorded"
+                    time.sleep(0.05)
+                    admin.rollback()
+            with open_store(url) as limited, pytest.raises(StorageError):
+                limited.query("SELECT * FROM broker_session_lost")
         finally:
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             conn.close()
