@@ -3,18 +3,21 @@ acknowledged to the broker only after it is durable, in arrival order.
 
 Two threads: paho's network thread only enqueues (it must never block, or keepalives stop and the
 broker drops us); the main thread is the single writer that commits batches and then acks them.
+
+When nothing can be stored (the database away and the spool's disk full) the writer keeps the
+one batch it holds, unacknowledged, retries it every second and takes nothing more from the queue;
+the MQTT session stays up. After `[recorder] stall_timeout` seconds of that it exits with status
+75 (EX_TEMPFAIL) for systemd to restart it. The broker keeps every unacknowledged QoS 1 message.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
@@ -22,33 +25,25 @@ import paho.mqtt.client as mqtt
 from journal.broker_session_watch import BrokerSessionWatch
 from journal.config import Config
 from journal.entries import Row, utc_text
+from journal.migrate import SchemaError
 from journal.mqtt_client import build_client, connect_async, puback_writer, release
 from journal.sdnotify import Notifier
-from journal.spool import Spool
-from journal.storage import open_store, parse_database_url
-from journal.writer import JournalWriter
+from journal.spool import Spool, SpoolError, default_spool_path
+from journal.storage import open_store
+from journal.writer import JournalWriter, WriteBlocked
 
 log = logging.getLogger(__name__)
 
 IDLE_TICK = 0.5  # seconds between watchdog pings and database retries when no message comes
 LINGER = 0.002  # a batch waits this long for one more message before it commits
+BLOCKED_RETRY = 1.0  # seconds between attempts to store the held batch while nothing can be stored
+EXIT_STALLED = 75  # EX_TEMPFAIL: blocked longer than [recorder] stall_timeout; systemd restarts us
 
 # What the network thread queues for the writer, one per message: receive time (ns since the
 # epoch), topic, payload, qos, retain flag, message id, and the connection generation it came on.
 Received = tuple[int, str, bytes, int, int, int, int]
 
-
-def default_spool_path(cfg: Config) -> Path:
-    """Beside the SQLite file, or in systemd's StateDirectory, or the working directory."""
-    if cfg.recorder.spool_path:
-        return Path(cfg.recorder.spool_path)
-    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if state:
-        return Path(state) / "recorder.spool"
-    target = parse_database_url(cfg.database.url)
-    if target.dialect == "sqlite":
-        return Path(target.path + ".spool")
-    return Path("chargelog-recorder.spool")
+__all__ = ["Recorder", "default_spool_path", "run_recorder"]  # default_spool_path: journal.spool
 
 
 class Recorder:
@@ -86,6 +81,8 @@ class Recorder:
         self._broker_down_since: float | None = None
         self._ever_connected = False
         self._dropped = 0
+        # The batch that could not be stored (database away, spool full): retried, never acked.
+        self._held: list[Received] = []
         self.received = 0
         # Most messages seen waiting for the writer: Mosquitto 2.0 does not always keep to the
         # in-flight window (or Receive Maximum) once acks flow, so this is worth logging.
@@ -190,31 +187,25 @@ class Recorder:
         self._wakeup.set()
 
     def run(self) -> int:
-        """Record until SIGTERM/SIGINT; returns the process exit code."""
+        """Record until SIGTERM/SIGINT; returns the process exit code. A schema newer than this
+        code (SchemaError) stops it without acknowledging anything it did not store."""
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         self.writer.start()
         self.broker_session.start()
         connect_async(self.client, self.cfg.mqtt)
         self.client.loop_start()
+        code = 0
         try:
-            while not self._stop.is_set():
-                batch = self._collect()
-                self.notifier.watchdog()
-                if batch:
-                    self._persist_and_ack(batch)
-                else:
-                    self.writer.tick()
-            self.notifier.stopping()
-            # Stop receiving only after what we have is committed and acked.
-            self._persist_and_ack(self._take(len(self._queue)))
-            self.client.disconnect()
-            release(self.client)
-            leftover = self._take(len(self._queue))
-            if leftover:
-                # No connection to ack on: QoS 1 ones will come again (a duplicate, not a loss).
-                self._persist(leftover)
-                log.info("journaled %d message(s) that arrived during shutdown", len(leftover))
+            code = self._record()
+        except SchemaError:
+            # One line from the command (chargelog: ...); keep the broker session clean.
+            self._disconnect()
+            raise
+        except SpoolError as exc:
+            log.error("%s: stopping, nothing unstored was acknowledged", exc)
+            self._disconnect()
+            code = 1
         finally:
             self.writer.close()
             self.broker_session.close()
@@ -223,7 +214,72 @@ class Recorder:
             self.received,
             self.queue_peak,
         )
+        return code
+
+    def _record(self) -> int:
+        """The writer loop, then the orderly stop; returns the exit code."""
+        stall_timeout = self.cfg.recorder.stall_timeout
+        while not self._stop.is_set():
+            if self._held:
+                # Blocked: retry the same batch, take nothing more (paho keeps queueing: QoS 1
+                # up to the broker's in-flight window, QoS 0 up to max_queue, then dropped).
+                self.notifier.watchdog()
+                if self._stop.wait(BLOCKED_RETRY):
+                    break
+                if self._persist_and_ack(self._held):
+                    self._held = []
+                    continue
+                blocked = self.writer.blocked_for() or 0.0
+                if stall_timeout and blocked >= stall_timeout:
+                    log.error(
+                        "nothing could be stored for %.0f s (database unreachable, spool full): "
+                        "exiting with status %d for systemd to restart the recorder; the %d "
+                        "unacknowledged QoS 1 message(s) stay with the broker",
+                        blocked,
+                        EXIT_STALLED,
+                        self._unacked_qos1(),
+                    )
+                    self._disconnect()
+                    return EXIT_STALLED
+                continue
+            batch = self._collect()
+            self.notifier.watchdog()
+            if batch:
+                if not self._persist_and_ack(batch):
+                    self._held = batch
+            else:
+                self.writer.tick()
+        self.notifier.stopping()
+        # Stop receiving only after what we have is committed and acked.
+        final = self._held + self._take(len(self._queue))
+        self._held = []
+        stored = self._persist_and_ack(final)
+        self._disconnect()
+        leftover = self._take(len(self._queue))
+        if stored and leftover:
+            # No connection to ack on: QoS 1 ones will come again (a duplicate, not a loss).
+            stored = self._persist(leftover)
+            if stored:
+                log.info("journaled %d message(s) that arrived during shutdown", len(leftover))
+        if not stored:
+            unstored = final + leftover
+            qos0 = sum(1 for entry in unstored if entry[3] == 0)
+            log.error(
+                "stopping with %d message(s) not stored and not acknowledged: the broker keeps "
+                "the QoS 1 ones for the next start; %d QoS 0 one(s) are lost",
+                len(unstored) - qos0,
+                qos0,
+            )
         return 0
+
+    def _disconnect(self) -> None:
+        """Leave the broker cleanly (the session, and what we did not ack, stays there)."""
+        self._stop.set()  # so the disconnection is not logged as a lost connection
+        self.client.disconnect()
+        release(self.client)
+
+    def _unacked_qos1(self) -> int:
+        return sum(1 for entry in (*self._held, *self._queue) if entry[3])
 
     def _take(self, limit: int) -> list[Received]:
         queue = self._queue
@@ -250,27 +306,34 @@ class Recorder:
             batch.extend(self._take(cfg.batch_size - len(batch)))
         return batch
 
-    def _persist(self, batch: list[Received]) -> None:
+    def _persist(self, batch: list[Received]) -> bool:
+        """Make `batch` durable; False when nothing can take it (it must not be acked)."""
         rows: list[Row] = [
             (utc_text(ns), topic, payload, qos, 1 if retain else 0)
             for ns, topic, payload, qos, retain, _, _ in batch
         ]
-        self.writer.write(rows)
+        try:
+            self.writer.write(rows)
+        except WriteBlocked:
+            return False  # the writer logged it, once
         self.received += len(rows)
         if self.echo is not None:
             for _, topic, payload, _, _ in rows:
                 self.echo.write(f"{topic} {payload.decode('utf-8', 'replace')}\n")
             self.echo.flush()
+        return True
 
-    def _persist_and_ack(self, batch: list[Received]) -> None:
+    def _persist_and_ack(self, batch: list[Received]) -> bool:
+        """Store, then acknowledge; False (and no ack) when it could not be stored."""
         if not batch:
-            return
-        self._persist(batch)
+            return True
+        if not self._persist(batch):
+            return False
         with self._ack_lock:
             generation = self._generation
             current = [entry for entry in batch if entry[3] and entry[6] == generation]
             if not current:
-                return
+                return True
             if self._send_pubacks is not None and all(entry[3] == 1 for entry in current):
                 # In arrival order, as one write (QoS 2 never comes: we subscribe at QoS 1).
                 self._send_pubacks([entry[5] for entry in current])
@@ -278,6 +341,7 @@ class Recorder:
                 ack = self.client.ack
                 for _, _, _, qos, _, mid, _ in current:
                     ack(mid, qos)
+        return True
 
 
 def run_recorder(cfg: Config, verbose: bool) -> int:

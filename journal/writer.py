@@ -1,5 +1,7 @@
 """Durable writes for the recorder: into the journal when the database is there, into the local
-spool when it is not, and the spool back into the journal, in order, when it returns."""
+spool when it is not, and the spool back into the journal, in order, when it returns. When
+neither can take a batch (the database away and the spool's disk full), `write` raises
+WriteBlocked: the caller must not acknowledge it, and retries the same batch later."""
 
 from __future__ import annotations
 
@@ -11,12 +13,19 @@ from collections.abc import Callable, Sequence
 from journal import entries
 from journal.entries import Row
 from journal.migrate import ensure_schema
-from journal.spool import Spool
+from journal.spool import Spool, SpoolError
 from journal.storage import StorageError, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+# While blocked (nothing can be stored) the database is retried at least this often: every
+# second blocked is a second the broker's queue grows and QoS 0 messages may be dropped.
+BLOCKED_BACKOFF = 2.0
+
+
+class WriteBlocked(Exception):
+    """Neither the journal nor the spool could take the rows: do not acknowledge them."""
 
 
 class JournalWriter:
@@ -39,6 +48,7 @@ class JournalWriter:
         self._down_reason = ""
         self._backoff = 1.0
         self._next_try = 0.0
+        self._blocked_since: float | None = None
         self.spooled = 0
         self.committed = 0
 
@@ -46,12 +56,23 @@ class JournalWriter:
     def database_up(self) -> bool:
         return self._store is not None and self._down_since is None
 
+    def blocked_for(self) -> float | None:
+        """Seconds since nothing could be stored, or None when writes succeed."""
+        return None if self._blocked_since is None else self._clock() - self._blocked_since
+
     def start(self) -> None:
-        """Connect and check the schema; an unreachable database only means spooling for now."""
+        """Check the spool (cut a torn tail), connect and check the schema; an unreachable
+        database only means spooling for now. Raises SchemaError for a schema it must not
+        write into, before anything is drained."""
+        try:
+            self._spool.open()
+        except SpoolError as exc:
+            log.error("%s; retrying when it is needed", exc)  # append and read re-open it
         self._try_reconnect(force=True)
 
     def write(self, rows: Sequence[Row]) -> None:
-        """Return once `rows` are durable (journal or spool); raise if neither can take them."""
+        """Return once `rows` are durable (journal or spool); WriteBlocked if neither can take
+        them (nothing half-written is left: call again with the same rows)."""
         if self._down_since is not None:
             self._try_reconnect()
         if self._store is not None and self._down_since is None:
@@ -59,11 +80,17 @@ class JournalWriter:
                 entries.append(self._store, rows)
                 self._store.commit()
                 self.committed += len(rows)
+                self._unblocked()
                 return
             except StorageUnavailable as exc:
                 self._went_down(exc)
-        self._spool.append(rows)
+        try:
+            self._spool.append(rows)
+        except SpoolError as exc:
+            self._blocked(exc)
+            raise WriteBlocked(str(exc)) from exc
         self.spooled += len(rows)
+        self._unblocked()
 
     def tick(self) -> None:
         """Called when idle: retry the database and drain the spool when it is due."""
@@ -92,7 +119,8 @@ class JournalWriter:
                 self._store = None
             self._went_down(exc)
             self._next_try = now + self._backoff
-            self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+            cap = BLOCKED_BACKOFF if self._blocked_since is not None else MAX_BACKOFF
+            self._backoff = min(self._backoff * 2, cap)
             return
         if self._down_since is not None:
             log.warning(
@@ -111,10 +139,45 @@ class JournalWriter:
             entries.append(store, rows)
             store.commit()
             drained += len(rows)
-        if drained:
+        report = self._spool.last_read
+        if report.skipped_anything:
+            log.error(
+                "spool %s: skipped %d damaged region(s) (%d bytes) and %d invalid frame(s); "
+                "every intact frame around them was journaled",
+                self._spool.path,
+                report.damaged_regions,
+                report.damaged_bytes,
+                report.invalid_frames,
+            )
+        if drained or self._spool.has_data():
             self._spool.clear()
+        if drained:
             self.committed += drained
-            log.info("drained %d spooled message(s) into the journal", drained)
+            legacy = (
+                f" ({report.legacy_rows} from an old-format spool)" if report.legacy_rows else ""
+            )
+            log.info("drained %d spooled message(s) into the journal%s", drained, legacy)
+
+    def _blocked(self, exc: SpoolError) -> None:
+        if self._blocked_since is not None:
+            return
+        self._blocked_since = self._clock()
+        # Retry the database soon, whatever the backoff had grown to.
+        self._backoff = min(self._backoff, BLOCKED_BACKOFF)
+        self._next_try = min(self._next_try, self._blocked_since + BLOCKED_BACKOFF)
+        log.error(
+            "%s: %s; not acknowledging (the broker keeps what is unacknowledged) until the "
+            "database or space returns",
+            "spool full" if exc.full else "spool not writable",
+            exc,
+        )
+
+    def _unblocked(self) -> None:
+        if self._blocked_since is not None:
+            log.warning(
+                "storing messages again after %.1f s blocked", self._clock() - self._blocked_since
+            )
+            self._blocked_since = None
 
     def _went_down(self, exc: StorageError) -> None:
         if self._store is not None:
