@@ -159,6 +159,7 @@ class RecorderConfig:
     flush_interval: float = 0.1
     spool_path: str = ""
     max_queue: int = 200_000
+    stall_timeout: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
         "flush_interval": _range(_parse_float, 0.0, 60.0),
         "spool_path": _parse_str,
         "max_queue": _range(_parse_int, 100, 10_000_000),
+        "stall_timeout": _range(_parse_float, 0.0, 30 * 86400.0),
     },
     "projector": {"interval": _range(_parse_float, 0.5, 86400.0)},
     "site": {"timezone": _parse_timezone},
