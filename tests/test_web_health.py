@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from journal.storage import open_store
+from journal.storage import Store, open_store
 from tests.web_site import EVIL, LEGACY, MODERN, RECENT, web_config
 from webapp import create_app
 
@@ -65,10 +65,37 @@ def test_html(client: FlaskClient) -> None:
 
 def test_new_install(fresh_app: Flask) -> None:
     data = health(fresh_app.test_client())
-    assert data["chargers"] == [] and data["gaps"] == []
+    assert data["chargers"] == [] and data["gaps"] == [] and data["broker_sessions_lost"] == []
     assert data["journal"] == {"position": 0, "newest_at": None}
     assert data["projector"]["position"] == 0 and data["projector"]["lag_s"] is None
     assert "No charger has been heard yet" in fresh_app.test_client().get("/health").text
+
+
+def test_broker_sessions_lost(fresh_app: Flask, store: Store) -> None:
+    """The recorder's records of a broker that forgot its session (issue 9), newest first, those
+    noticed in the last 30 days only."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def text(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def iso(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    rows = [("rec", now - timedelta(days=d, hours=1), now - timedelta(days=d)) for d in (40, 2, 0)]
+    with store.transaction():
+        store.executemany(
+            "INSERT INTO broker_session_lost (client_id, since, detected_at) VALUES (?, ?, ?)",
+            [(c, text(a), text(b)) for c, a, b in rows],
+        )
+    data = health(fresh_app.test_client())
+    assert data["broker_sessions_lost"] == [
+        {"client_id": "rec", "since": iso(a), "detected_at": iso(b)} for _, a, b in rows[:0:-1]
+    ]
+    page = fresh_app.test_client().get("/health").text
+    assert page.count("<tr><td>rec</td>") == 2 and 'id="no-broker-sessions-lost"' not in page
 
 
 @pytest.mark.parametrize("path", ["/", "/health", "/api/sessions", "/sessions.csv"])
