@@ -16,16 +16,22 @@ from journal.storage import Store
 # (received_at text, topic, payload, qos, retained)
 Row = tuple[str, str, bytes, int, int]
 COLUMNS = ("received_at", "topic", "payload", "qos", "retained")
-_INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+# Every writer gives seq itself, from Store.reserve_seq (the journal_head counter, schema step
+# 0009), never from AUTO_INCREMENT: MariaDB hands AUTO_INCREMENT numbers out at insert, not at
+# commit, so with two writers a reader could see seq 12 before 11 commits and the projector's
+# `seq > checkpoint` would skip 11 for good. The counter stays locked until the writer commits:
+# commit order is seq order, and any snapshot holds a prefix of the journal.
+_INSERT = f"INSERT INTO journal (seq, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 # The same insert from one JSON array parameter (MariaDB 10.6+): [[received_at, topic,
-# base64 payload, qos, retained], ...], inserted in array order (ORDER BY the ordinality, so seq
-# follows arrival). CONVERT() on the topic is not decoration: MariaDB 10.11 stores a too-long
-# JSON_TABLE column read straight into a shorter column as '' without an error, while an
-# expression gets the strict-mode check ("too long" fails, as it does with VALUES).
+# base64 payload, qos, retained], ...]; row j takes seq base + j (the ordinality, from 1), so seq
+# follows the array's order, which is arrival order. CONVERT() on the topic is not decoration:
+# MariaDB 10.11 stores a too-long JSON_TABLE column read straight into a shorter column as ''
+# without an error, while an expression gets the strict-mode check ("too long" fails, as it does
+# with VALUES).
 _INSERT_JSON = (
-    f"INSERT INTO journal ({', '.join(COLUMNS)}) "
-    "SELECT j.received_at, CONVERT(j.topic USING utf8mb4), FROM_BASE64(j.payload), j.qos, "
-    "j.retained FROM JSON_TABLE(?, '$[*]' COLUMNS (n FOR ORDINALITY, "
+    f"INSERT INTO journal (seq, {', '.join(COLUMNS)}) "
+    "SELECT ? + j.n, j.received_at, CONVERT(j.topic USING utf8mb4), FROM_BASE64(j.payload), "
+    "j.qos, j.retained FROM JSON_TABLE(?, '$[*]' COLUMNS (n FOR ORDINALITY, "
     "received_at VARCHAR(32) PATH '$[0]', topic LONGTEXT PATH '$[1]', "
     "payload LONGTEXT PATH '$[2]', qos INT PATH '$[3]', retained INT PATH '$[4]')) AS j "
     "ORDER BY j.n"
@@ -161,23 +167,36 @@ def batches_by_size(rows: Sequence[Row], limit_bytes: int) -> Iterator[Sequence[
 
 
 def append(store: Store, rows: Sequence[Row]) -> None:
-    """Insert rows in order, in the caller's open transaction (the caller commits)."""
+    """Insert rows in order, in the caller's open transaction (the caller commits). The rows'
+    positions are reserved first (Store.reserve_seq): another writer waits until this
+    transaction ends, so however many writers overlap, none commits a position below one a
+    reader has already seen."""
+    if not rows:
+        return
+    base = store.reserve_seq(len(rows))
     limit = store.max_statement_bytes() - 1024
     if store.supports_json_table():
-        _append_json(store, rows, limit)
+        _append_json(store, base, rows, limit)
         return
     for chunk in batches_by_size(rows, limit):
         if len(chunk) == 1 and 2 * len(chunk[0][2]) + _ROW_OVERHEAD > limit:
-            store.execute(_INSERT, chunk[0])  # one large payload: let the server judge it
+            store.execute(_INSERT, (base + 1, *chunk[0]))  # one large payload: the server judges
         else:
-            store.executemany(_INSERT, chunk)
+            store.executemany(_INSERT, _numbered(base, chunk))
+        base += len(chunk)
 
 
-def _append_json(store: Store, rows: Sequence[Row], limit: int) -> None:
+def _numbered(base: int, rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Each row with its position in front: base + 1, base + 2, ... in the rows' order."""
+    return [(base + index, *row) for index, row in enumerate(rows, start=1)]
+
+
+def _append_json(store: Store, base: int, rows: Sequence[Row], limit: int) -> None:
     """The whole batch as ONE bound parameter, a JSON array the server unpacks into rows: the
     driver (pure Python here) then escapes one string instead of five values per row, about
     eight times less client CPU than a multi-row INSERT. Payloads travel base64-encoded, so
-    any bytes survive; ensure_ascii makes the document's length its size in bytes."""
+    any bytes survive; ensure_ascii makes the document's length its size in bytes. Row i of
+    `rows` takes position base + 1 + i."""
     b2a = binascii.b2a_base64
     document = json.dumps(
         [(r[0], r[1], b2a(r[2], newline=False).decode("ascii"), r[3], r[4]) for r in rows],
@@ -185,23 +204,28 @@ def _append_json(store: Store, rows: Sequence[Row], limit: int) -> None:
     )
     # The driver's escaping at most doubles the document.
     if 2 * len(document) + len(_INSERT_JSON) <= limit:
-        store.execute(_INSERT_JSON, (document,))
+        store.execute(_INSERT_JSON, (base, document))
     elif len(rows) == 1:
-        store.execute(_INSERT, rows[0])  # one large payload: let the server judge it
+        store.execute(_INSERT, (base + 1, *rows[0]))  # one large payload: let the server judge
     else:
         half = len(rows) // 2
-        _append_json(store, rows[:half], limit)
-        _append_json(store, rows[half:], limit)
+        _append_json(store, base, rows[:half], limit)
+        _append_json(store, base + half, rows[half:], limit)
 
 
 def append_imported(store: Store, rows: Sequence[tuple[str, str, bytes, int, int, bytes]]) -> int:
     """Insert imported rows, skipping any whose import_key is already journaled; returns how many
-    were new."""
-    sql = store.insert_ignore_sql("journal", (*COLUMNS, "import_key"))
+    were new. Positions are reserved for every row, as in `append`: a skipped one leaves a hole
+    in seq, which readers never rely on (they read `seq > position`, not counts)."""
+    if not rows:
+        return 0
+    base = store.reserve_seq(len(rows))
+    sql = store.insert_ignore_sql("journal", ("seq", *COLUMNS, "import_key"))
     limit = store.max_statement_bytes() - 1024
     added = 0
     for chunk in batches_by_size(rows, limit):  # type: ignore[arg-type]
-        added += max(store.executemany(sql, chunk), 0)
+        added += max(store.executemany(sql, _numbered(base, chunk)), 0)
+        base += len(chunk)
     return added
 
 

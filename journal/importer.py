@@ -8,21 +8,29 @@ and its occurrence number among identical lines with the same time, stored in th
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from journal import entries
 from journal.entries import utc_text
-from journal.storage import Store
+from journal.storage import StorageUnavailable, Store
+
+log = logging.getLogger(__name__)
 
 _TIMESTAMP = re.compile(rb"^(\d{1,11})(?:\.(\d{1,9}))?$")
 MIN_EPOCH = 946684800  # 2000-01-01: anything earlier is a mangled line, not an OpenEVSE reading
 MAX_EPOCH = 4102444800  # 2100-01-01
 BATCH = 5000
+# Seconds before each new attempt at a batch whose transaction the database ended (connection
+# lost, lock wait timeout 1205, deadlock or Galera certification failure 1213). A replay adds
+# nothing twice: rows carry their import_key.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class LineError(ValueError):
@@ -102,10 +110,21 @@ def import_stream(
 
 
 def _flush(store: Store, batch: list, report: ImportReport) -> None:
+    """One batch in one transaction. The recorder may be writing meanwhile: the import then
+    waits for its commit (journal positions are handed out one writer at a time), and a batch
+    the database gave up on is replayed whole, a few times, before the import stops."""
     if not batch:
         return
-    with store.transaction():
-        added = entries.append_imported(store, batch)
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            with store.transaction():
+                added = entries.append_imported(store, batch)
+            break
+        except StorageUnavailable as exc:
+            if delay is None:
+                raise
+            log.warning("batch of %d line(s) not committed (%s); retrying", len(batch), exc)
+            time.sleep(delay)
     report.added += added
     report.already += len(batch) - added
     batch.clear()

@@ -1,6 +1,7 @@
 """The README's least-privilege grants are enough: the recorder needs INSERT on `journal` (and
-SELECT on `schema_version` for its start-up check), nothing else; the web page needs SELECT on the
-tables the README lists, nothing else."""
+SELECT on `schema_version` for its start-up check, SELECT and UPDATE on `journal_head` for its
+positions), nothing else; the web page needs SELECT on the tables the README lists, nothing
+else."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def test_recorder_works_with_insert_only_grants(tmp_path: Path) -> None:
             cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
             cursor.execute(f"GRANT INSERT ON `{target.database}`.journal TO '{user}'@'%'")
             cursor.execute(f"GRANT SELECT ON `{target.database}`.schema_version TO '{user}'@'%'")
+            cursor.execute(
+                f"GRANT SELECT, UPDATE ON `{target.database}`.journal_head TO '{user}'@'%'"
+            )
             url = f"mysql://{user}:{password}@{target.host}:{target.port}/{target.database}"
             writer = JournalWriter(
                 lambda: open_store(url, read_timeout=5),

@@ -95,6 +95,14 @@ class Store(ABC):
         years of sessions are computed by the database and only their sums travel."""
 
     @abstractmethod
+    def reserve_seq(self, count: int) -> int:
+        """Take the next `count` journal positions, in the caller's open transaction: returns
+        the last position before them (the rows get base+1 .. base+count). The counter row
+        (`journal_head`, schema step 0009) stays locked until the caller commits or rolls back,
+        so writers commit one after another in seq order and no reader ever sees a later seq
+        before an earlier one; a rollback gives the numbers back. Another writer waits here."""
+
+    @abstractmethod
     def script(self, sql: str) -> None:
         """Run a migration script of several statements (DDL)."""
 

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # Connection loss: the open transaction is gone and the whole batch must be replayed.
 _UNAVAILABLE_CODES = {1040, 1205, 1213, 2003, 2005, 2006, 2013, 2055}
 
+_RESERVE = "UPDATE journal_head SET last_seq = LAST_INSERT_ID(last_seq + ?) WHERE id = 1"
+_NO_HEAD = "mysql: journal_head has no row: run `chargelog migrate` (schema step 0009)"
+
 
 @lru_cache(maxsize=256)
 def _to_format(sql: str) -> str:
@@ -187,6 +190,17 @@ class MysqlStore(Store):
     def micros_sql(self, column: str) -> str:
         # Not UNIX_TIMESTAMP(): MariaDB 10.11 returns NULL for times after 2038.
         return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column})"
+
+    def reserve_seq(self, count: int) -> int:
+        # LAST_INSERT_ID(expr) puts the new value in the OK packet (cursor.lastrowid): one round
+        # trip. On Galera a concurrent allocation on another node fails certification (1213,
+        # StorageUnavailable): the caller replays the batch.
+        cursor = self._run(_RESERVE, (count,))
+        top, changed = cursor.lastrowid, cursor.rowcount
+        cursor.close()
+        if changed != 1 or top is None:
+            raise StorageError(_NO_HEAD)
+        return int(top) - count
 
     def script(self, sql: str) -> None:
         for statement in split_statements(sql):

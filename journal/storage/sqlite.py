@@ -24,6 +24,12 @@ def _wrap(exc: sqlite3.Error) -> StorageError:
     return StorageError(f"sqlite: {exc}")
 
 
+_RESERVE = (
+    "UPDATE journal_head SET last_seq = MAX(last_seq, "
+    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)) + ? "
+    "WHERE id = 1 RETURNING last_seq"
+)
+
 _WIDE = Context(prec=100)  # wider than any sum of stored amounts: never rounds
 
 
@@ -202,6 +208,15 @@ class SqliteStore(Store):
             f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
             f" + CAST(substr({column}, 21, 6) AS INTEGER))"
         )
+
+    def reserve_seq(self, count: int) -> int:
+        # The UPDATE takes SQLite's write lock (a second writer waits up to busy_timeout). Also
+        # above AUTOINCREMENT's record, so a row an older chargelog inserted without the counter
+        # is never handed out again.
+        row = self.query_one(_RESERVE, (count,))
+        if row is None:
+            raise StorageError("sqlite: journal_head has no row: run `chargelog migrate`")
+        return int(row[0]) - count
 
     def script(self, sql: str) -> None:
         try:
