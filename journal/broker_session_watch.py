@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT = 60.0  # seconds between "still held" records while connected
 MAX_BACKOFF = 30.0  # seconds between database retries at most
-CLOSE_WAIT = 5.0  # seconds the last write may take at shutdown
+CLOSE_WAIT = 2.0  # seconds the last write may take at shutdown (a stop must stay prompt)
 
 # (session present, or None for a disconnect; when, ns since the epoch)
 Event = tuple[bool | None, int]

@@ -140,8 +140,9 @@ def assert_nothing_lost(db_url: str, store: Store) -> None:
 
 @pytest.mark.mqtt
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_broker_killed_under_a_running_recorder(
-    db_url: str, store: Store, topic_prefix: str, tmp_path: Path
+    protocol: str, db_url: str, store: Store, topic_prefix: str, tmp_path: Path
 ) -> None:
     broker = PrivateBroker(tmp_path / "broker", extra=UNSAVED)
     broker.start()
@@ -152,6 +153,7 @@ def test_broker_killed_under_a_running_recorder(
         db_url=db_url,
         topics=f"{topic_prefix}/#",
         client_id=client_id,
+        protocol=protocol,
     )
     try:
         with running_recorder(config) as recorder:
@@ -177,8 +179,9 @@ def test_broker_killed_under_a_running_recorder(
 
 @pytest.mark.mqtt
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_broker_killed_while_the_recorder_was_stopped(
-    db_url: str, store: Store, topic_prefix: str, tmp_path: Path
+    protocol: str, db_url: str, store: Store, topic_prefix: str, tmp_path: Path
 ) -> None:
     broker = PrivateBroker(tmp_path / "broker", extra=UNSAVED)
     broker.start()
@@ -189,6 +192,7 @@ def test_broker_killed_while_the_recorder_was_stopped(
         db_url=db_url,
         topics=f"{topic_prefix}/#",
         client_id=client_id,
+        protocol=protocol,
     )
     try:
         with running_recorder(config) as recorder, publisher(broker.port) as pub:
