@@ -232,9 +232,9 @@ class Recorder:
                 blocked = self.writer.blocked_for() or 0.0
                 if stall_timeout and blocked >= stall_timeout:
                     log.error(
-                        "nothing could be stored for %.0f s (database unreachable, spool full): "
-                        "exiting with status %d for systemd to restart the recorder; the %d "
-                        "unacknowledged QoS 1 message(s) stay with the broker",
+                        "nothing could be stored for %.0f s (database unreachable, no room to "
+                        "spool): exiting with status %d for systemd to restart the recorder; "
+                        "%d QoS 1 message(s) held here, unacknowledged, stay with the broker",
                         blocked,
                         EXIT_STALLED,
                         self._unacked_qos1(),

@@ -87,7 +87,7 @@ class SpoolStatus:
     """For the health page: where the spool is, how large, and the free space beside it."""
 
     path: str
-    bytes: int
+    bytes: int | None  # None: the file cannot be looked at (permissions)
     free_bytes: int | None
 
 
@@ -325,7 +325,12 @@ class Spool:
         return total
 
     def status(self) -> SpoolStatus:
-        return SpoolStatus(str(self.path), self.size_bytes(), free_bytes(self.path.parent))
+        """Size and free space, never raising: the health page shows what it can."""
+        try:
+            size: int | None = self.size_bytes()
+        except OSError:
+            size = None
+        return SpoolStatus(str(self.path), size, free_bytes(self.path.parent))
 
     def inspect(self) -> SpoolCheck:
         """A read-only look at the current file (nothing cut, nothing moved): how many intact

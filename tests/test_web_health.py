@@ -4,12 +4,15 @@ the last 30 days. HTML for people, JSON for `Accept: application/json`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from journal.spool import Spool, default_spool_path
 from journal.storage import Store, open_store
 from tests.web_site import EVIL, LEGACY, MODERN, RECENT, web_config
 from webapp import create_app
@@ -96,6 +99,23 @@ def test_broker_sessions_lost(fresh_app: Flask, store: Store) -> None:
     ]
     page = fresh_app.test_client().get("/health").text
     assert page.count("<tr><td>rec</td>") == 2 and 'id="no-broker-sessions-lost"' not in page
+
+
+def test_the_recorder_spool_size_and_free_space(site_url: str, tmp_path: Path) -> None:
+    """Issue 9: messages waiting in the spool are not in the journal yet, and a full spool disk
+    blocks the recorder: both show, at the path the recorder itself would use."""
+    base = web_config(site_url)
+    cfg = replace(base, recorder=replace(base.recorder, spool_path=str(tmp_path / "r.spool")))
+    client = create_app(cfg, {"TESTING": True}).test_client()
+    assert default_spool_path(cfg) == tmp_path / "r.spool"
+    empty = health(client)["spool"]
+    assert empty["path"] == str(tmp_path / "r.spool") and empty["bytes"] == 0
+    assert empty["free_bytes"] > 0
+    Spool(tmp_path / "r.spool").append([("2026-01-01 00:00:00.000000", "t/a", b"x" * 5000, 1, 0)])
+    size = (tmp_path / "r.spool").stat().st_size
+    assert size > 5000 and health(client)["spool"]["bytes"] == size
+    page = client.get("/health").text
+    assert 'id="health-spool"' in page and f"{size:,} bytes" in page
 
 
 @pytest.mark.parametrize("path", ["/", "/health", "/api/sessions", "/sessions.csv"])

@@ -5,11 +5,13 @@ recorder's silences over the last 30 days. HTML for people, JSON with Accept: ap
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
+from journal.spool import Spool, SpoolStatus, default_spool_path
 from projector.status import (
     BrokerSessionLoss,
     ChargerStatus,
@@ -91,6 +93,12 @@ def as_json(
     }
 
 
+def spool_status() -> SpoolStatus:
+    """The recorder's spool, found the way the recorder finds it (the same configuration):
+    messages waiting there are not in the journal yet, and a full disk blocks the recorder."""
+    return Spool(default_spool_path(current_app.config["CHARGELOG"])).status()
+
+
 @bp.route("/health")
 def show() -> Response:
     """HTML for people, JSON for `Accept: application/json` (Vary: Accept)."""
@@ -100,8 +108,9 @@ def show() -> Response:
     status = projection_status(db)
     gaps = recorder_gaps(db, now - GAP_WINDOW)
     lost = broker_sessions_lost(db, now - GAP_WINDOW)
+    spool = spool_status()
     if wants_json():
-        response = jsonify(as_json(chargers, status, gaps, now, lost))
+        response = jsonify({**as_json(chargers, status, gaps, now, lost), "spool": asdict(spool)})
     else:
         page = render_template(
             "health.html",
@@ -110,6 +119,7 @@ def show() -> Response:
             lag_s=_lag_s(status),
             gaps=gaps,
             lost=lost,
+            spool=spool,
             gap_days=GAP_WINDOW.days,
             now=now,
         )
