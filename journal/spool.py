@@ -298,18 +298,24 @@ class Spool:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._length: int | None = None  # end of the last good frame, once open
+        self._legacy: list[Path] | None = None
         self.last_read = ReadReport()
 
     # ---- state ---------------------------------------------------------------------------
 
     def legacy_paths(self) -> list[Path]:
-        """Version 1 spools moved aside, oldest first."""
-        found = []
-        for candidate in self.path.parent.glob(self.path.name + ".old*"):
-            suffix = candidate.name[len(self.path.name) + 4 :]
-            if suffix.isdigit():
-                found.append((int(suffix), candidate))
-        return [p for _, p in sorted(found)]
+        """Version 1 spools moved aside (`<spool>.old1`, ...), oldest first. Looked up once:
+        only `open()` makes them and only `clear()` removes them (has_data runs every tick)."""
+        if self._legacy is None:
+            prefix = self.path.name + ".old"
+            found = []
+            with contextlib.suppress(OSError), os.scandir(self.path.parent) as entries:
+                for entry in entries:
+                    suffix = entry.name[len(prefix) :]
+                    if entry.name.startswith(prefix) and suffix.isdigit():
+                        found.append((int(suffix), self.path.with_name(entry.name)))
+            self._legacy = [p for _, p in sorted(found)]
+        return list(self._legacy)
 
     def has_data(self) -> bool:
         try:
@@ -413,9 +419,10 @@ class Spool:
         )
 
     def _move_legacy_aside(self) -> None:
-        taken = [int(p.name[len(self.path.name) + 4 :]) for p in self.legacy_paths()]
+        taken = [int(p.name[len(self.path.name) + 4 :]) for p in self.legacy_paths()]  # .oldN
         target = self.path.with_name(f"{self.path.name}.old{max(taken, default=0) + 1}")
         os.rename(self.path, target)
+        self._legacy = None
         _fsync_dir(self.path.parent)
         log.warning(
             "spool %s is in the previous version's format: moved to %s, it is read once "
@@ -524,8 +531,10 @@ class Spool:
             except FileNotFoundError:
                 pass
             except OSError as exc:
+                self._legacy = None
                 raise _spool_error(path, "remove", exc) from exc
         self._length = 0
+        self._legacy = []
 
 
 def _fsync_dir(directory: Path) -> None:

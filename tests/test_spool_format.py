@@ -175,8 +175,16 @@ def test_an_old_spool_is_read_once_before_new_rows(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(FILE_HEADER)
     assert everything(spool) == rows(0, 3) + rows(10, 2)
     assert spool.last_read.legacy_rows == 3
-    spool.clear()
-    assert not spool.has_data() and spool.legacy_paths() == []
+    # An older chargelog ran again meanwhile (a downgrade) and wrote its format anew.
+    path.rename(tmp_path / "new.spool")
+    path.write_bytes(old_format(rows(20, 2)))
+    again = Spool(path)
+    again.open()
+    assert [p.name for p in again.legacy_paths()] == ["recorder.spool.old1", "recorder.spool.old2"]
+    assert everything(again) == rows(0, 3) + rows(20, 2)
+    again.clear()
+    assert not again.has_data() and again.legacy_paths() == []
+    assert Spool(path).legacy_paths() == [] and not Spool(path).has_data()
 
 
 def test_an_old_spool_torn_mid_record_then_appended_to_loses_nothing_after(
