@@ -141,7 +141,7 @@ def test_a_full_spool_disk_while_the_database_is_away_loses_nothing(
     assert recorder.count("broker connection lost") == 0, log
     assert not spool.exists() or Spool(spool).inspect().frames == 0
     duplicates = check_exact(store, total)
-    print(f"full spool disk: {spooled} spooled, {duplicates} duplicate(s)\n{log}")
+    print(f"full spool disk: {spooled} spooled, {duplicates} duplicate(s)")
     assert duplicates <= 100
 
 
@@ -167,7 +167,6 @@ def test_blocked_past_stall_timeout_exits_75_then_a_restart_loses_nothing(
             recorder.wait_for("spool full", timeout=30)
             code = recorder.wait(20)
             log = recorder.stderr
-        print(log)
         assert code == 75, log
         assert "Traceback" not in log, log
         assert recorder.count("spool full") == 1 and recorder.count("exiting with status 75") == 1
