@@ -73,7 +73,10 @@ def project_pass(
     fleet = Fleet.from_json(state, pricer)
     expected = checkpoint.position if checkpoint else None
     result = PassResult(position=expected or 0)
-    # Read up to what the journal holds now; `max_entries` caps the positions covered.
+    # Read up to what the journal holds now; `max_entries` caps the positions covered. Nothing
+    # at or below `bound` can commit later, however many writers there are: each reserves its
+    # positions from journal_head (Store.reserve_seq) and holds that lock until it commits, so
+    # writers commit in seq order and what this pass reads is a prefix of the journal.
     bound = last_seq(store)
     if max_entries is not None:
         bound = min(bound, result.position + max_entries)

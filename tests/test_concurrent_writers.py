@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from journal import entries, importer
 from journal.entries import micros_text
-from journal.migrate import migrate
-from journal.storage import Store, open_store
+from journal.migrate import available_steps, migrate
+from journal.storage import StorageError, Store, open_store
 from projector.rebuild import rebuild
 from projector.runner import project_pass
 from projector.tables import TABLES
@@ -277,3 +277,54 @@ def test_import_retries_a_batch_the_database_gave_up_on(
     assert (report.added, report.already, report.skipped) == (50, 0, [])
     assert entries.count(store) == 51
     store.rollback()
+
+
+# ---- the upgrade: step 0009 on a journal written with AUTO_INCREMENT -------------------------
+
+
+def test_step_0009_counts_on_from_every_position_already_used(db_url: str) -> None:
+    """The counter starts above the journal's rows and the projector's checkpoint (so no number
+    is handed out twice, and none below what a pass already covered); running the step again
+    never lowers it. A writer that still relies on AUTO_INCREMENT (an older chargelog left
+    running) fails on MariaDB rather than take a number the counter will give; on SQLite its row
+    gets one and the counter moves past it."""
+    old_insert = (
+        "INSERT INTO journal (received_at, topic, payload, qos, retained) VALUES (?, ?, ?, ?, ?)"
+    )
+    row = ("2026-01-01 00:00:00.000000", "openevse/state", b"1", 0, 0)
+    with open_store(db_url) as store:
+        steps = available_steps(store.dialect)
+        for step in steps:
+            if step.version < 9:
+                store.script(step.sql)
+                store.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (step.version, step.name, "2026-01-01 00:00:00.000000"),
+                )
+        store.executemany(old_insert, [row] * 3)
+        store.execute(
+            "INSERT INTO projection_checkpoint "
+            "(name, position, machine_state, projector_version, updated_at) VALUES (?, ?, ?, ?, ?)",
+            ("other", 7, "{}", 1, "2026-01-01 00:00:00.000000"),
+        )
+        store.commit()
+        migrate(store)
+        head = "SELECT last_seq FROM journal_head"
+        assert store.query_one(head) == (7,)
+        entries.append(store, [row])
+        store.commit()
+        assert max(e.seq for e in entries.iter_all(store)) == 8
+        store.script(next(s.sql for s in steps if s.version == 9))
+        assert store.query_one(head) == (8,)
+        store.rollback()
+        if store.dialect == "mysql":
+            with pytest.raises(StorageError, match="doesn't have a default value"):
+                store.execute(old_insert, row)
+            store.rollback()
+        else:
+            store.execute(old_insert, row)  # seq 9, by AUTOINCREMENT
+            store.commit()
+        entries.append(store, [row])
+        store.commit()
+        seqs = [e.seq for e in entries.iter_all(store)]
+        assert seqs == ([1, 2, 3, 8, 9, 10] if store.dialect == "sqlite" else [1, 2, 3, 8, 9])
