@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from projector.simulator import SimulationSpec, default_chargers, parse_faults, simulate
+from simulator.traffic import SimulationSpec, default_chargers, parse_faults, simulate
 from tests.services import mysql_database
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from journal import entries
 from journal.migrate import migrate
 from journal.storage import open_store, parse_database_url
-from projector.simulator import SimulationSpec, default_chargers, parse_faults, simulate
+from simulator.traffic import SimulationSpec, default_chargers, parse_faults, simulate
 from tests.services import mysql_database
 
 BATCH = 5000

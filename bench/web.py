@@ -32,19 +32,19 @@ from journal import entries
 from journal.config import Config, DatabaseConfig, site_zone
 from journal.migrate import migrate
 from journal.storage import Store, open_store
-from projector.money_store import add_tariff
-from projector.pricing import Pricer
+from projector.money.parsing import parse_band
+from projector.money.pricing import Pricer
+from projector.money.store import add_tariff
+from projector.money.tariffs import Tariff
 from projector.records import Cycle, Plugin
 from projector.runner import LIVE, project_pass
-from projector.simulator import (
+from projector.tables import upsert
+from simulator.traffic import (
     SimulationSpec,
     default_chargers,
     parse_faults,
     simulate,
 )
-from projector.tables import upsert
-from projector.tariff_parse import parse_band
-from projector.tariffs import Tariff
 from tests.services import free_port, mysql_database
 
 US = 1_000_000

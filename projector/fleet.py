@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
-from projector.pricing import Pricer
+from projector.money.pricing import Pricer
 from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})

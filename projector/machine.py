@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from projector.pricing import Pricer
+from projector.money.pricing import Pricer
 from projector.records import (
     Cycle,
     Plugin,

@@ -1,6 +1,7 @@
 """`chargelog sessions` output formats: a table for people, CSV and JSON for scripts.
 
-Costs follow projector.costs: the CSV carries each session's cost as shown and exact (that column
+Costs follow projector.money.costs: the CSV carries each session's cost as shown and exact (that
+column
 sums to the exact total), the table shows them rounded and its total is the exact sum rounded
 once."""
 
@@ -13,7 +14,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from projector.costs import Amounts, columns, display_text, sum_amounts
+from projector.money.costs import Amounts, columns, display_text, sum_amounts
 
 CSV_COLUMNS = (
     "id",

@@ -8,10 +8,10 @@ from datetime import tzinfo
 from typing import Any
 
 from journal.storage import Store
-from projector.legacy_projection import rebuild_legacy
+from projector.legacy.projection import rebuild_legacy
+from projector.money.tariffs import Tariff
 from projector.runner import LIVE, NEXT, PassResult, Progress, project_pass
 from projector.tables import TABLES, TableSet
-from projector.tariffs import Tariff
 
 
 @dataclass

@@ -16,10 +16,10 @@ from journal.config import site_zone
 from journal.entries import last_seq, read_raw_after
 from journal.storage import Store
 from projector.fleet import Fleet
-from projector.pricing import Pricer
+from projector.money.pricing import Pricer
+from projector.money.tariffs import Tariff
 from projector.readings import PROJECTED_KEYS
 from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
-from projector.tariffs import Tariff
 from projector.version import PROJECTOR_VERSION
 
 log = logging.getLogger(__name__)

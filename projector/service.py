@@ -22,7 +22,7 @@ from journal.config import Config, site_zone
 from journal.migrate import SchemaError, check_current, ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
-from projector.pricing import config_tariff
+from projector.money.pricing import config_tariff
 from projector.rebuild import rebuild
 from projector.runner import LOCK, VersionMismatch, project_pass
 

@@ -1,6 +1,6 @@
 """Reading the projection back: plug-in sessions with their cycles, as the JSON contract of
 `chargelog sessions --format json` and `/api/sessions` (oldest first, times ISO 8601 UTC + Z),
-each with its cost in the keys of projector.costs.cost_fields."""
+each with its cost in the keys of projector.money.costs.cost_fields."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from journal.entries import to_micros
 from journal.storage import Store
-from projector.costs import Amounts, cost_fields, cycle_costs, exact_fields
+from projector.money.costs import Amounts, cost_fields, cycle_costs, exact_fields
 
 IN_CHUNK = 500
 

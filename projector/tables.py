@@ -11,7 +11,7 @@ from typing import Any
 
 from journal.entries import micros_text
 from journal.storage import Store
-from projector.costs import PRICED_SQL
+from projector.money.costs import PRICED_SQL
 from projector.records import Cycle, Plugin
 from projector.version import PROJECTOR_VERSION
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from chargelog.commands.demo import build, demo_spec
 from journal.config import Config, DatabaseConfig
 from journal.storage import open_store
 from tests.services import free_port
-from webapp.demo import build, demo_spec
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

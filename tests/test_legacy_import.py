@@ -20,11 +20,11 @@ import mysql.connector
 import pytest
 
 from journal.storage import StorageError, Store, open_store, parse_database_url
-from projector import legacy_import
-from projector.legacy_import import ImportOptions, import_legacy
-from projector.legacy_projection import LEGACY_ID_BASE
-from projector.legacy_source import parse_legacy_url, read_legacy
-from projector.tariffs import display_amount
+from projector.legacy import importer as legacy_import
+from projector.legacy.importer import ImportOptions, import_legacy
+from projector.legacy.projection import LEGACY_ID_BASE
+from projector.legacy.source import parse_legacy_url, read_legacy
+from projector.money.tariffs import display_amount
 from tests.charge_script import Script
 from tests.services import free_port, mysql_database
 from tests.test_projection_store import journal

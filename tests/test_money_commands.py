@@ -13,8 +13,8 @@ import pytest
 
 from journal.migrate import migrate
 from journal.storage import open_store
-from projector.money_store import Payment, list_payments, list_tariffs
-from projector.tariff_parse import parse_band
+from projector.money.parsing import parse_band
+from projector.money.store import Payment, list_payments, list_tariffs
 from tests.services import mysql_database
 from tests.test_sessions_command import chargelog
 

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from journal.storage import Store
-from projector.money_store import add_tariff
+from projector.money.parsing import parse_band
+from projector.money.store import add_tariff
+from projector.money.tariffs import CONFIG_TARIFF, Tariff
 from projector.rebuild import rebuild
 from projector.runner import VersionMismatch, project_pass
 from projector.tables import TABLES
-from projector.tariff_parse import parse_band
-from projector.tariffs import CONFIG_TARIFF, Tariff
 from tests.charge_script import Script
 from tests.test_projection_store import journal, snapshot
 from tests.test_sessions_command import chargelog

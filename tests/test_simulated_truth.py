@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from projector.fleet import Fleet
-from projector.simulator import ChargerSpec, SimulationSpec, parse_faults, simulate
+from simulator.traffic import ChargerSpec, SimulationSpec, parse_faults, simulate
 
 NAMES = {
     "5.x": "openevse-ab12",

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from chargelog.commands import simulate as simulate_command
 from journal.mqtt_client import release
-from projector import simulate_command
-from projector.simulator import (
+from simulator import outputs
+from simulator.traffic import (
     FAULTS,
     FIRMWARES,
     ChargerSpec,
@@ -441,10 +442,10 @@ def test_cli_output_is_the_simulation() -> None:
     done = cli("simulate", *args, "--output", "-")
     assert done.returncode == 0, done.stderr
     parser = argparse.ArgumentParser()
-    simulate_command.add_parser(parser.add_subparsers())
+    simulate_command.register(parser.add_subparsers())
     spec = simulate_command.build_spec(parser.parse_args(["simulate", *args, "--output", "-"]))
     expected = io.BytesIO()
-    count = simulate_command.write_lines(simulate(spec).messages(), expected)
+    count = outputs.write_lines(simulate(spec).messages(), expected)
     assert done.stdout == expected.getvalue()
     assert f"simulated {count} messages" in done.stderr.decode()
     assert [ChargerSpec("openevse", "2.x"), ChargerSpec("openevse2", "2.x-lifetime")] == list(
@@ -485,7 +486,7 @@ def test_output_file_imports_without_a_skipped_line(tmp_path: Path) -> None:
 def test_paced_publishing_follows_the_simulated_clock() -> None:
     messages = [SimMessage(1000.0 + i, "a/b", b"1") for i in range(3)]
     began = time.monotonic()
-    assert list(simulate_command._paced(messages, speed=10.0)) == messages
+    assert list(outputs._paced(messages, speed=10.0)) == messages
     assert 0.19 <= time.monotonic() - began < 1.0
 
 

@@ -1,4 +1,5 @@
-"""Pricing rules (projector/tariffs.py), issue 5: bands, tariff changes, DST nights, exact money."""
+"""Pricing rules (projector/money/tariffs.py), issue 5: bands, tariff changes, DST nights, exact
+money."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projector.tariff_parse import check_bands, parse_band, parse_days
-from projector.tariffs import (
+from projector.money.parsing import check_bands, parse_band, parse_days
+from projector.money.tariffs import (
     EXACT,
     NO_TARIFF,
     Band,

@@ -14,8 +14,8 @@ import pytest
 from werkzeug.security import check_password_hash
 
 from chargelog.cli import build_parser, main
+from chargelog.commands.web import _is_loopback
 from tests.services import free_port, wait_port
-from webapp.commands import _is_loopback
 
 
 class Terminal(io.StringIO):

@@ -19,11 +19,11 @@ from flask.testing import FlaskClient
 
 from chargelog.cli import main
 from journal.storage import Store
-from projector.money_store import add_tariff
+from projector.money.store import add_tariff
+from projector.money.tariffs import Tariff
 from projector.records import Cycle, Plugin
 from projector.runner import LIVE, project_pass
 from projector.tables import upsert
-from projector.tariffs import Tariff
 from tests.charge_script import Script
 from tests.test_projection_store import journal
 from tests.web_site import LEGACY, MODERN, ZONE, at, shown_totals, web_config

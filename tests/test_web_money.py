@@ -23,10 +23,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from journal.storage import Store
-from projector.money_store import Payment, add_payment, add_tariff
+from projector.money.parsing import parse_band
+from projector.money.store import Payment, add_payment, add_tariff
+from projector.money.tariffs import Tariff
 from projector.runner import project_pass
-from projector.tariff_parse import parse_band
-from projector.tariffs import Tariff
 from tests.charge_script import Script
 from tests.test_projection_store import journal
 from tests.web_site import ZONE, at, web_config

@@ -2,7 +2,7 @@
 due (the original logger's balance), and the payments, newest first.
 
 Every figure is per currency (amounts in different currencies are never added) and is the exact
-sum rounded once, by projector.costs' rule, so the JSON and the page show the same digits.
+sum rounded once, by projector.money.costs' rule, so the JSON and the page show the same digits.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, render_template
 
 from journal.storage import Store
-from projector.costs import cost_parts_of_sessions, display_text
-from projector.tariffs import CONFIG_TARIFF, NO_TARIFF
+from projector.money.costs import cost_parts_of_sessions, display_text
+from projector.money.tariffs import CONFIG_TARIFF, NO_TARIFF
 from webapp.db import get_db
 from webapp.money_queries import band_lines, tariff_names
 from webapp.queries import session_by_id

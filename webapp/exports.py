@@ -3,8 +3,8 @@ json`) and CSV, and totals per local day, per local month and overall. All take 
 filters (`from`, `to`, `month`, `charger`) as query parameters.
 
 Costs: the CSV gives each session's cost as the page shows it, exact, and its currency
-(projector.costs.columns, as the statement's CSV), so `cost_exact` sums to the exact total the
-page and /api/totals round once; the JSON gives the keys of projector.costs.cost_fields."""
+(projector.money.costs.columns, as the statement's CSV), so `cost_exact` sums to the exact total the
+page and /api/totals round once; the JSON gives the keys of projector.money.costs.cost_fields."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from projector.costs import columns
+from projector.money.costs import columns
 from projector.output import as_json
 from projector.sessions import list_sessions
 from webapp.buckets import add_months, local_month, month_range, today, year_range

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Flask, current_app
 
-from projector.costs import display_text
+from projector.money.costs import display_text
 from projector.records import FLAG_TEXT
 
 END_REASON_TEXT = {
@@ -111,7 +111,7 @@ def init_app(app: Flask) -> None:
         power=power,
         counter=counter,
         # "12.40 EUR", "3.10 CHF + 12.40 EUR", or "" when nothing was priced (no cost, never
-        # 0.00): projector.costs' one rule, on every page.
+        # 0.00): projector.money.costs' one rule, on every page.
         cost=display_text,
     )
     app.jinja_env.globals.update(

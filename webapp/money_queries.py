@@ -1,8 +1,9 @@
 """The balance and the monthly statement, read from the projection and the money tables.
 
-Everything here is exact: amounts are Decimal per currency (projector.costs), energy is summed as
+Everything here is exact: amounts are Decimal per currency (projector.money.costs), energy is
+summed as
 stored. Nothing rounds: the pages and the CSV round once, when they show a figure, by the one rule
-of projector.costs, so the balance page, the statement, its CSV and the sessions page agree.
+of projector.money.costs, so the balance page, the statement, its CSV and the sessions page agree.
 
 A statement's sessions are selected with exactly the sessions page's month filter (the local
 month of plugged_at, webapp.buckets.month_range through projector.sessions.SessionFilter), so a
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import (
+from projector.money.costs import (
     Amounts,
     CostPartRow,
     add_amounts,
@@ -28,9 +29,9 @@ from projector.costs import (
     sum_amounts,
     total_cost,
 )
-from projector.money_store import Payment, list_payments, list_tariffs
+from projector.money.store import Payment, list_payments, list_tariffs
+from projector.money.tariffs import CONFIG_TARIFF, NO_TARIFF
 from projector.sessions import SessionFilter
-from projector.tariffs import CONFIG_TARIFF, NO_TARIFF
 from webapp.buckets import NamedMonth, local_month, month_range
 from webapp.queries import SessionRow, all_sessions, edge_session
 from webapp.totals import monthly_series

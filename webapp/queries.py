@@ -1,5 +1,5 @@
 """The projection read back for the pages: one page of sessions with their cycles, one session,
-the chargers, the live sessions, each with its exact cost per currency (projector.costs).
+the chargers, the live sessions, each with its exact cost per currency (projector.money.costs).
 Read-only, short parameterised SQL, no ORM."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import Amounts, cycle_costs, session_costs, session_costs_where
+from projector.money.costs import Amounts, cycle_costs, session_costs, session_costs_where
 from projector.sessions import SessionFilter, cycle_rows, filter_sql
 from projector.status import ChargerStatus
 from webapp.buckets import micros_sql, stamp, utc

@@ -1,6 +1,7 @@
 """The sessions page `/`: plug-ins newest first, grouped by local month with month, year and
 overall totals, filters, paging, the live session, and the charts (drawn by static/charts.js
-from the /api/totals endpoints). Costs show as projector.costs.display_text says, everywhere."""
+from the /api/totals endpoints). Costs show as projector.money.costs.display_text says,
+everywhere."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ The CSV is one table with a header row and a `section` column:
   `price`, `energy_kwh`, `cost`, `currency`); energy no tariff covered has tariff 0 and no cost;
 - `total`: the month's energy on the first line, and one line per currency with its cost.
 Energy is the stored value in kWh, unrounded (the session lines add up to the total exactly).
-Money is plain decimal text: `cost` rounded once to cents by the one rule (projector.costs),
+Money is plain decimal text: `cost` rounded once to cents by the one rule (projector.money.costs),
 exactly the figures of the HTML page; `cost_exact` unrounded, so a column of it adds up to the
 exact total (the rounded lines may differ from the rounded total by a cent).
 """
@@ -28,7 +28,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template
 from werkzeug.exceptions import NotFound
 
-from projector.costs import Amounts, exact_text, rounded
+from projector.money.costs import Amounts, exact_text, rounded
 from webapp.buckets import add_months
 from webapp.db import get_db
 from webapp.exports import exact_kwh

@@ -20,7 +20,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from journal.storage import Store
-from projector.costs import Amounts, add_amounts, as_decimal, cost_fields
+from projector.money.costs import Amounts, add_amounts, as_decimal, cost_fields
 from projector.sessions import SessionFilter, filter_sql
 from webapp.buckets import Range, add_months, clip, day_range, month_range
 

@@ -1,13 +1,13 @@
 """Tariffs as values, and the pure pricing of energy: which price applies at a local moment, and
 how an interval's energy splits across band and tariff boundaries.
 
-No I/O here (projector/money_store.py reads and writes the tables, projector/tariff_parse.py
+No I/O here (projector/money/store.py reads and writes the tables, projector/money/parsing.py
 reads what people type), so the rules are tested
 directly and the projector, the pages and the statements all price energy the same way.
 
 Money is decimal.Decimal, never float. Costs are exact: nothing here rounds. Rounding happens
 once, at display, to the currency's cents with ROUND_HALF_UP (see `display_amount`); sums are taken
-over the exact values and rounded once (projector/costs.py), so a total never drifts with the
+over the exact values and rounded once (projector/money/costs.py), so a total never drifts with the
 number of lines it sums.
 """
 

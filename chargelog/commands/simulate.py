@@ -1,34 +1,27 @@
 """`chargelog simulate`: realistic OpenEVSE traffic into an import file or onto the broker.
 
-The traffic comes from projector.simulator; this module only turns options into a spec and
-writes or publishes the stream. Publishing is QoS 0 like OpenEVSE, paced by the simulated times
-(`--speed`), and waits until the client has written everything before disconnecting.
+The traffic comes from simulator.traffic and goes out through simulator.outputs; this module
+only turns options into a spec and says where the stream went.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from journal.config import Config, MqttConfig
+from chargelog.commands.options import parse_date
+from journal.config import Config
 
 # Only the light definitions at import time: every `chargelog` command builds this parser, and
 # the simulator proper is imported by the sub-command that runs it.
-from projector.sim_model import FIRMWARES, SimMessage, SimulationSpec, parse_faults, parse_list
+from simulator.model import FIRMWARES, SimulationSpec, parse_faults, parse_list
 
 if TYPE_CHECKING:
-    from projector.simulator import Simulation
-
-FLUSH_EVERY = 2000  # publishes between waits for the client to catch up (bounds its queue)
-CONNECT_TIMEOUT = 10.0
+    pass
 
 
 def _firmwares(text: str) -> list[str]:
@@ -71,14 +64,7 @@ def _speed(text: str) -> float:
     return value
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> None:
     sub = subparsers.add_parser(
         "simulate",
         help="generate realistic OpenEVSE MQTT traffic (import file or broker)",
@@ -99,7 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--days", type=_positive(float), default=7.0, metavar="D", help="how long (default 7)"
     )
     sub.add_argument(
-        "--start", type=_date, metavar="YYYY-MM-DD", help="first day, UTC (default: D days ago)"
+        "--start",
+        type=parse_date,
+        metavar="YYYY-MM-DD",
+        help="first day, UTC (default: D days ago)",
     )
     sub.add_argument(
         "--seed", type=int, default=1, metavar="S", help="same seed, same traffic (default 1)"
@@ -136,8 +125,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="with --publish: 1 = real time, 3600 = an hour a second, 0 = as fast as possible",
     )
     sub.add_argument("--truth", metavar="FILE", help="also write the ground truth as JSON")
-    sub.set_defaults(handler=run)
-    return sub
+    sub.set_defaults(handler=cmd_simulate)
 
 
 def build_spec(args: argparse.Namespace, now: datetime | None = None) -> SimulationSpec:
@@ -146,7 +134,7 @@ def build_spec(args: argparse.Namespace, now: datetime | None = None) -> Simulat
     else:
         ago = (now or datetime.now(UTC)) - timedelta(days=args.days)
         start = ago.replace(hour=0, minute=0, second=0, microsecond=0)
-    from projector.simulator import default_chargers
+    from simulator.traffic import default_chargers
 
     chargers = default_chargers(args.chargers, args.firmware, args.seed, args.base)
     return SimulationSpec(
@@ -154,13 +142,14 @@ def build_spec(args: argparse.Namespace, now: datetime | None = None) -> Simulat
     )
 
 
-def run(args: argparse.Namespace, cfg: Config) -> int:
+def cmd_simulate(args: argparse.Namespace, cfg: Config) -> int:
     try:
         spec = build_spec(args)
     except ValueError as exc:
         print(f"chargelog simulate: {exc}", file=sys.stderr)
         return 2
-    from projector.simulator import simulate
+    from simulator.outputs import publish, summary, truth_document, write_lines
+    from simulator.traffic import simulate
 
     sim = simulate(spec)
     if args.publish:
@@ -191,120 +180,3 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             return 1
     print(summary(sim, count, where), file=sys.stderr)
     return 0
-
-
-def summary(sim: Simulation, count: int, where: str) -> str:
-    spec = sim.spec
-    return (
-        f"simulated {count} messages {where}: {len(spec.chargers)} charger(s), "
-        f"{spec.days:g} day(s) from {spec.start:%Y-%m-%d}, {len(sim.truth)} plug-ins, "
-        f"{sim.cycle_count()} cycles, {sim.true_energy_wh() / 1000:.1f} kWh true energy"
-    )
-
-
-def truth_document(sim: Simulation) -> dict:
-    """The ground truth as JSON-ready data (times in Unix seconds)."""
-    spec = sim.spec
-    return {
-        "start": spec.start_ts,
-        "end": spec.end_ts,
-        "seed": spec.seed,
-        "faults": sorted(spec.faults),
-        "chargers": [asdict(c) for c in spec.chargers],
-        "plugins": [asdict(p) for p in sim.truth],
-        "injected": [asdict(i) for i in sim.injected],
-    }
-
-
-def write_lines(messages: Iterable[SimMessage], handle: BinaryIO) -> int:
-    """`<unix-seconds.micro> <topic> <payload>` lines, as `chargelog import` reads them."""
-    count = 0
-    chunk: list[bytes] = []
-    for message in messages:
-        chunk.append(message.line())
-        count += 1
-        if len(chunk) >= 10000:
-            handle.write(b"\n".join(chunk) + b"\n")
-            chunk.clear()
-    if chunk:
-        handle.write(b"\n".join(chunk) + b"\n")
-    handle.flush()
-    return count
-
-
-def _paced(messages: Iterable[SimMessage], speed: float) -> Iterator[SimMessage]:
-    """Each message when its simulated time comes, `speed` times faster than real time."""
-    if speed <= 0:
-        yield from messages
-        return
-    origin: tuple[float, float] | None = None
-    for message in messages:
-        if origin is None:
-            origin = (message.ts, time.monotonic())
-        due = origin[1] + (message.ts - origin[0]) / speed
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        yield message
-
-
-def publish(messages: Iterable[SimMessage], cfg: MqttConfig, speed: float) -> int:
-    """Publish at QoS 0 with each message's retain flag; returns the count once all is sent.
-
-    A dropped connection is an error rather than a silent loss (QoS 0 is never queued).
-    """
-    import ssl
-
-    import paho.mqtt.client as mqtt
-
-    from journal.mqtt_client import release
-
-    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"chargelog-simulate-{os.getpid()}",
-        protocol=protocol,
-    )
-    if cfg.username:
-        client.username_pw_set(cfg.username, cfg.password or None)
-    if cfg.tls:
-        client.tls_set(ca_certs=cfg.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
-    connected = threading.Event()
-    refused: list[str] = []
-
-    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            refused.append(str(reason))
-        connected.set()
-
-    client.on_connect = on_connect
-    client.connect(cfg.host, cfg.port, cfg.keepalive)
-    client.loop_start()
-    count = 0
-    try:
-        if not connected.wait(CONNECT_TIMEOUT) or refused:
-            raise RuntimeError(f"connection refused: {refused[0]}" if refused else "no CONNACK")
-        info = None
-        for message in _paced(messages, speed):
-            info = client.publish(message.topic, message.payload, qos=0, retain=message.retained)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
-            count += 1
-            if count % FLUSH_EVERY == 0:
-                _wait_written(client, info)
-        if info is not None:
-            _wait_written(client, info)
-    finally:
-        client.disconnect()
-        release(client)
-    return count
-
-
-def _wait_written(client: Any, info: Any, timeout: float = 60.0) -> None:
-    """A QoS 0 publish counts as published once written to the socket; messages go out in order,
-    so the last one written means all before it were."""
-    deadline = time.monotonic() + timeout
-    while not info.is_published():
-        if time.monotonic() > deadline or not client.is_connected():
-            raise RuntimeError("the broker connection stalled or dropped while publishing")
-        time.sleep(0.002)

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from operator import attrgetter
 
-from projector.sim_model import Injected, SimMessage, SimulationSpec
-from projector.sim_plan import CHARGING, DAY, MINUTE, OFF, ChargerPlan, Phase
+from simulator.model import Injected, SimMessage, SimulationSpec
+from simulator.plan import CHARGING, DAY, MINUTE, OFF, ChargerPlan, Phase
 
 STEP = 0.0005  # seconds between the messages of one burst as the recorder receives them
 BURST = 0.05  # a dump is shifted so that it never straddles a state change

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from journal import entries
 from journal.config import Config, DatabaseConfig, WebConfig, site_zone
-from journal.migrate import migrate
-from journal.storage import Store, open_store
-from projector.runner import project_pass
-from projector.sim_model import SimMessage, SimulationSpec, parse_faults
+
+if TYPE_CHECKING:  # the handler imports them: building the parser stays cheap
+    from journal.entries import Row
+    from journal.storage import Store
+    from simulator.model import SimMessage, SimulationSpec
 
 DAYS = 91
 BATCH = 20_000
@@ -35,7 +35,7 @@ IDLE_DUMP_S = 110.0
 TELEMETRY_S = 60.0
 
 
-def add_parser(commands: Any) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser(
         "demo", help="simulate three months of two chargers, project them, serve the page"
     )
@@ -44,11 +44,12 @@ def add_parser(commands: Any) -> None:
     sub.add_argument("--port", type=int, help="port (default [web] port, 8080)")
     sub.add_argument("--days", type=float, default=DAYS, help=argparse.SUPPRESS)
     sub.add_argument("--no-serve", action="store_true", help="build the database, do not serve")
-    sub.set_defaults(handler=run)
+    sub.set_defaults(handler=cmd_demo)
 
 
 def demo_spec(days: float, now: datetime) -> SimulationSpec:
-    from projector.simulator import default_chargers
+    from simulator.model import SimulationSpec, parse_faults
+    from simulator.traffic import default_chargers
 
     end = datetime(now.year, now.month, now.day, tzinfo=UTC)
     return SimulationSpec(
@@ -62,10 +63,12 @@ def demo_spec(days: float, now: datetime) -> SimulationSpec:
     )
 
 
-def _batches(messages: Iterator[SimMessage]) -> Iterator[list[entries.Row]]:
-    batch: list[entries.Row] = []
+def _batches(messages: Iterator[SimMessage]) -> Iterator[list[Row]]:
+    from journal.entries import micros_text
+
+    batch: list[Row] = []
     for message in messages:
-        stamp = entries.micros_text(round(message.ts * 1_000_000))
+        stamp = micros_text(round(message.ts * 1_000_000))
         batch.append((stamp, message.topic, message.payload, 0, int(message.retained)))
         if len(batch) >= BATCH:
             yield batch
@@ -77,9 +80,9 @@ def _batches(messages: Iterator[SimMessage]) -> Iterator[list[entries.Row]]:
 def add_demo_money(store: Store, spec: SimulationSpec, zone: tzinfo) -> None:
     """A tariff with a cheaper night band from the first day, and one payment half-way, so the
     costs, the balance and the statements have something to show."""
-    from projector.money_store import Payment, add_payment, add_tariff
-    from projector.tariff_parse import parse_band
-    from projector.tariffs import Tariff
+    from projector.money.parsing import parse_band
+    from projector.money.store import Payment, add_payment, add_tariff
+    from projector.money.tariffs import Tariff
 
     first = spec.start.astimezone(zone).date()
     night = parse_band("all 22:00-06:00 0.1696")
@@ -98,7 +101,10 @@ def build(
     sessions). `zone` is the site's (default: the machine's)."""
     from tqdm import tqdm
 
-    from projector.simulator import simulate
+    from journal import entries
+    from journal.migrate import migrate
+    from projector.runner import project_pass
+    from simulator.traffic import simulate
 
     zone = zone if zone is not None else site_zone("")
     migrate(store)
@@ -118,7 +124,9 @@ def build(
     return total, int(row[0]) if row else 0
 
 
-def run(args: argparse.Namespace, cfg: Config) -> int:
+def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
+    from journal.storage import open_store
+
     folder = None
     if args.db:
         path = Path(args.db)

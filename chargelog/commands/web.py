@@ -117,7 +117,7 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Registers `serve` and `passwd` on chargelog's sub-command parser."""
     sub = subparsers.add_parser("serve", help="serve the web page (sessions, totals, health)")
     sub.add_argument(

@@ -10,7 +10,8 @@ the ids stay below 2^53, so JSON readers see them exactly.
 Pricing follows the original logger: a cycle's energy times the base price of the tariff its
 `tarifid` named (the tariff imported from that `tarif` row), exact to 10^-12 (the cycle_cost
 column's scale). When `tarifid` was 0 or names no imported tariff, the tariffs in force over the
-cycle price it, like any journal cycle (projector.pricing.Pricer.add over [start, end]). The result
+cycle price it, like any journal cycle (projector.money.pricing.Pricer.add over [start, end]). The
+result
 depends only on the row, the tariffs and the zone, so an import and a rebuild write the same rows.
 """
 
@@ -24,7 +25,8 @@ from typing import Any
 
 from journal.config import site_zone
 from journal.storage import Store
-from projector.pricing import CostParts, Pricer
+from projector.money.pricing import CostParts, Pricer
+from projector.money.tariffs import Tariff
 from projector.records import Cycle, Plugin
 from projector.tables import (
     CYCLE_COLUMNS,
@@ -35,7 +37,6 @@ from projector.tables import (
     plugin_row,
     refresh_session_costs,
 )
-from projector.tariffs import Tariff
 
 LEGACY_ID_BASE = 10**15  # projection id = LEGACY_ID_BASE + legacy_session.id
 LEGACY_FLAG = "legacy"

@@ -26,7 +26,7 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from projector.sim_model import ChargerSpec, Injected, SimulationSpec, TrueCycle, TruePlugin
+from simulator.model import ChargerSpec, Injected, SimulationSpec, TrueCycle, TruePlugin
 
 OFF = -1  # powered off: the charger publishes nothing
 CHARGING = 3

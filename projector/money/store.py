@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from journal.storage import Store
-from projector.tariffs import Band, Tariff, days_from_mask
+from projector.money.tariffs import Band, Tariff, days_from_mask
 
 # The id the connection's last INSERT gave: per connection, so concurrent adds cannot mix them up.
 _LAST_ID = {"sqlite": "SELECT last_insert_rowid()", "mysql": "SELECT LAST_INSERT_ID()"}

@@ -1,5 +1,6 @@
 """Pricing inside the fold: each energy increment a cycle receives is priced as it is counted,
-with the tariffs in force when it was delivered (projector.tariffs.split_cost), so a session that
+with the tariffs in force when it was delivered (projector.money.tariffs.split_cost), so a session
+that
 crosses a band edge or a tariff change is split exactly.
 
 The tariffs and the site's zone are part of what the projection is a function of: their
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 
 from journal.config import TariffConfig
 from journal.storage import Store
-from projector.tariffs import CONFIG_TARIFF, EXACT, Tariff, split_cost
+from projector.money.tariffs import CONFIG_TARIFF, EXACT, Tariff, split_cost
 
 US = 1_000_000
 # cycle.costs: "tariff id|band|price|currency" -> [Wh, exact cost as text]
@@ -47,7 +48,7 @@ class Pricer:
     @classmethod
     def load(cls, store: Store, zone: tzinfo, config_tariff: Tariff | None = None) -> Pricer:
         """The database's tariffs, plus the configuration's single price when it has one."""
-        from projector.money_store import list_tariffs
+        from projector.money.store import list_tariffs
 
         tariffs = list_tariffs(store)
         store.rollback()

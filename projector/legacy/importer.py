@@ -17,12 +17,12 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
 from journal.storage import Store
-from projector.legacy_projection import read_stored, write_legacy
-from projector.legacy_source import LegacyData, LegacyTarif, LegacyVersement
-from projector.money_store import Payment, insert_payment, insert_tariff, list_tariffs
-from projector.pricing import Pricer
+from projector.legacy.projection import read_stored, write_legacy
+from projector.legacy.source import LegacyData, LegacyTarif, LegacyVersement
+from projector.money.pricing import Pricer
+from projector.money.store import Payment, insert_payment, insert_tariff, list_tariffs
+from projector.money.tariffs import Tariff
 from projector.tables import TableSet
-from projector.tariffs import Tariff
 
 PRICE_PLACES = Decimal("0.0001")  # tariff.price_per_kwh: DECIMAL(10,4)
 AMOUNT_PLACES = Decimal("0.01")  # payment.amount: DECIMAL(12,2)

@@ -6,7 +6,8 @@ The rule, in one place:
   decimal.Decimal, never float (SQLite stores the cost as TEXT, MariaDB as DECIMAL: both are read
   back through `Decimal(str(value))`).
 - Rounding happens once, when an amount is shown: to cents, halves away from zero
-  (`projector.tariffs.display_amount`). A total is the exact sum rounded once, so it can differ by a
+  (`projector.money.tariffs.display_amount`). A total is the exact sum rounded once, so it can
+  differ by a
   cent from the sum of the rounded lines above it; it never drifts with the number of lines.
 - Amounts in different currencies are never added together: every sum is kept per currency, and a
   mixed sum is shown as its parts ("12.40 EUR + 3.10 CHF").
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from journal.storage import Store
-from projector.tariffs import NO_TARIFF, display_amount
+from projector.money.tariffs import NO_TARIFF, display_amount
 
 IN_CHUNK = 500
 

@@ -26,7 +26,12 @@ class BadInput(ValueError):
     """A value the user typed is wrong; the message says which and why."""
 
 
-def add_tariff_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_tariff(subparsers)
+    _register_payment(subparsers)
+
+
+def _register_tariff(subparsers: argparse._SubParsersAction) -> None:
     sub = subparsers.add_parser(
         "tariff",
         help="list, add or remove the prices per kWh",
@@ -59,10 +64,9 @@ def add_tariff_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     remove = actions.add_parser("remove", help="remove a tariff and its bands")
     remove.add_argument("id", metavar="ID")
     remove.set_defaults(handler=_handler(_remover("tariff"), "tariff remove"))
-    return sub
 
 
-def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def _register_payment(subparsers: argparse._SubParsersAction) -> None:
     sub = subparsers.add_parser(
         "payment", help="list, add or remove payments received", description="Payments received."
     )
@@ -79,7 +83,6 @@ def add_payment_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     remove = actions.add_parser("remove", help="remove a payment")
     remove.add_argument("id", metavar="ID")
     remove.set_defaults(handler=_handler(_remover("payment"), "payment remove"))
-    return sub
 
 
 Apply = Callable[["Store"], int]
@@ -129,9 +132,9 @@ def _id(text: str) -> int:
 
 def _tariff_add(args: argparse.Namespace, cfg: Config) -> Apply:
     from journal.amount_text import parse_currency, parse_price
-    from projector.money_store import add_tariff
-    from projector.tariff_parse import check_bands, parse_band
-    from projector.tariffs import Tariff
+    from projector.money.parsing import check_bands, parse_band
+    from projector.money.store import add_tariff
+    from projector.money.tariffs import Tariff
 
     bands = tuple(_checked(parse_band, text) for text in args.band)
     _checked(check_bands, bands)
@@ -160,7 +163,7 @@ def _tariff_add(args: argparse.Namespace, cfg: Config) -> Apply:
 
 def _payment_add(args: argparse.Namespace, cfg: Config) -> Apply:
     from journal.amount_text import parse_currency, parse_decimal
-    from projector.money_store import Payment, add_payment
+    from projector.money.store import Payment, add_payment
 
     amount = _checked(lambda t: parse_decimal(t, "amount", 12, 2, allow_negative=True), args.amount)
     if amount == 0:
@@ -185,8 +188,9 @@ def _lister(kind: str) -> Prepare:
     """`tariff list` and `payment list`: one shape, the kind names the store and the table."""
 
     def prepare(args: argparse.Namespace, cfg: Config) -> Apply:
-        from projector import money_store, output_money
-        from projector.pricing import config_tariff
+        from projector.money import listing as output_money
+        from projector.money import store as money_store
+        from projector.money.pricing import config_tariff
 
         rows, table = getattr(money_store, f"list_{kind}s"), getattr(output_money, f"{kind}_table")
         # The [tariff] section prices sessions too: `tariff list` shows it, last.
@@ -205,7 +209,7 @@ def _remover(kind: str) -> Prepare:
     """`tariff remove ID` and `payment remove ID`."""
 
     def prepare(args: argparse.Namespace, cfg: Config) -> Apply:
-        from projector import money_store
+        from projector.money import store as money_store
 
         remove = getattr(money_store, f"remove_{kind}")
         item_id = _id(args.id)

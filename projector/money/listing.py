@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from projector.money_store import Payment
-from projector.tariffs import CONFIG_TARIFF, Tariff
+from projector.money.store import Payment
+from projector.money.tariffs import CONFIG_TARIFF, Tariff
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -1,5 +1,5 @@
 """`chargelog import-legacy mysql://user:password@host/mqtt`: the command line of the import
-from the original openevse-mqtt-mysql logger (projector/legacy_import.py does the work).
+from the original openevse-mqtt-mysql logger (projector/legacy/importer.py does the work).
 
 Order matters for "nothing half-written": the input is checked and the original database read
 completely before chargelog's database is opened; then everything is written in one transaction
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chargelog.commands.options import add_wait_option
 from journal.config import Config
 
 BAD_INPUT = 2
@@ -19,7 +20,7 @@ FAILED = 1
 NAME = "chargelog import-legacy"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> None:
     sub = subparsers.add_parser(
         "import-legacy",
         help="import sessions, tariffs and payments from the original openevse-mqtt-mysql logger",
@@ -40,25 +41,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sub.add_argument(
         "--currency", default="EUR", metavar="CODE", help="of the prices and payments (EUR)"
     )
-    sub.add_argument(
-        "--wait",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="how long to wait for a running projector (default 60)",
-    )
-    sub.set_defaults(handler=run)
-    return sub
+    add_wait_option(sub)
+    sub.set_defaults(handler=cmd_import_legacy)
 
 
-def run(args: argparse.Namespace, cfg: Config) -> int:
+def cmd_import_legacy(args: argparse.Namespace, cfg: Config) -> int:
     from journal.amount_text import parse_currency
     from journal.config import site_zone
     from journal.migrate import ensure_schema
     from journal.storage import StorageError, open_store
-    from projector.legacy_import import ImportOptions, import_legacy
-    from projector.legacy_source import LegacySourceError, parse_legacy_url, read_legacy
-    from projector.pricing import config_tariff
+    from projector.legacy.importer import ImportOptions, import_legacy
+    from projector.legacy.source import LegacySourceError, parse_legacy_url, read_legacy
+    from projector.money.pricing import config_tariff
     from projector.runner import LOCK
 
     charger = args.charger.strip()

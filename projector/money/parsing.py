@@ -1,5 +1,6 @@
 """Tariff input as people type it (`--band "mon-fri 22:00-07:00 0.0920"`, prices, currencies),
-parsed into projector/tariffs.py values with errors that say what is wrong and how to write it."""
+parsed into projector/money/tariffs.py values with errors that say what is wrong and how to write
+it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from datetime import time
 
 from journal.amount_text import parse_price
-from projector.tariffs import ALL_DAYS, DAY_NAMES, Band
+from projector.money.tariffs import ALL_DAYS, DAY_NAMES, Band
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
-from projector.sim_model import (
+from simulator.model import (
     END_REASONS,
     FAULTS,
     FIRMWARES,
@@ -51,8 +51,8 @@ from projector.sim_model import (
     parse_faults,
     parse_list,
 )
-from projector.sim_plan import ChargerPlan, plan_charger
-from projector.sim_render import Renderer, announce_topic
+from simulator.plan import ChargerPlan, plan_charger
+from simulator.render import Renderer, announce_topic
 
 __all__ = [
     "END_REASONS",
