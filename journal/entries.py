@@ -83,6 +83,12 @@ def to_micros(value: str | datetime) -> int:
     return seconds * 1_000_000 + int(fraction.ljust(6, "0") or 0)
 
 
+def stored_text(moment: datetime) -> str:
+    """An aware datetime as the text both backends store and compare received_at and the
+    projection's times with: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def micros_text(micros: int) -> str:
     """The inverse of to_micros: the text both backends store and compare."""
     return utc_text(micros * 1000)

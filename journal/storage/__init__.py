@@ -1,15 +1,25 @@
 """Storage: one small layer, a MariaDB/MySQL backend and an SQLite backend."""
 
-from journal.storage.base import StorageError, StorageUnavailable, Store
+from journal.storage.base import (
+    IN_CHUNK,
+    StorageError,
+    StorageUnavailable,
+    Store,
+    in_chunks,
+    placeholders,
+)
 from journal.storage.url import DatabaseTarget, parse_database_url
 
 __all__ = [
+    "IN_CHUNK",
     "DatabaseTarget",
     "StorageError",
     "StorageUnavailable",
     "Store",
+    "in_chunks",
     "open_store",
     "parse_database_url",
+    "placeholders",
 ]
 
 

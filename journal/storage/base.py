@@ -4,13 +4,26 @@ imports a database driver, so the same code and the same tests run on SQLite and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from journal.storage.url import DatabaseTarget
 
 Params = Sequence[Any]
+# Ids per `IN (...)` list: a long history must never make one huge statement.
+IN_CHUNK = 500
+
+
+def in_chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """`values` in slices of at most `size`, for `IN (?, ?, ...)` queries over many ids."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def placeholders(values: Sized) -> str:
+    """`?, ?, ?` for an `IN (...)` list of these values (never the values themselves)."""
+    return ", ".join("?" * len(values))
 
 
 class StorageError(Exception):
