@@ -1,19 +1,40 @@
-"""Reading the projection back: plug-in sessions with their cycles, as the JSON contract of
-`chargelog sessions --format json` and `/api/sessions` (oldest first, times ISO 8601 UTC + Z),
-each with its cost in the keys of projector.money.costs.cost_fields."""
+"""The one sessions read model: plug-in sessions and their charging cycles read back from the
+projection as typed rows (SessionRow, CycleRow), with their exact cost per currency
+(projector.money.costs.Amounts, Decimal until printed). The CLI (`chargelog sessions`), the JSON
+of /api/sessions, both CSVs and the pages all read these rows; projector.session_formats turns
+them into text. Read-only, short parameterised SQL, no ORM.
+
+Every row is unpacked in one place (`_session`, `_cycle`), and a filter means the same in every
+view (`filter_sql`).
+
+Flags are stored as a JSON object (flag -> count or seconds). A damaged value (not JSON, or not
+an object) is read as no flags, never an error, so one bad row cannot break a listing, a page or
+an export; each such row is logged as a warning naming its table and id (a rebuild, `chargelog
+project --rebuild`, writes every row anew)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from journal.entries import to_micros
-from journal.storage import Store
-from projector.money.costs import Amounts, cost_fields, cycle_costs, exact_fields
+from journal.entries import stored_text, to_micros
+from journal.storage import Store, in_chunks, placeholders
+from projector.money.costs import Amounts, cycle_costs, session_costs, session_costs_where
 
-IN_CHUNK = 500
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SESSION_COLUMNS = (
+    "id, charger, plugged_at, unplugged_at, energy_wh, charging_s, cycle_count, flags"
+)
+_CYCLE_COLUMNS = (
+    "id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, "
+    "counter_start, counter_end, end_reason, flags"
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +44,39 @@ class SessionFilter:
     start: datetime | None = None
     end: datetime | None = None
     charger: str | None = None
+
+
+@dataclass(frozen=True)
+class CycleRow:
+    """One charging cycle (a row of energySession)."""
+
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    wh: float
+    charging_s: int
+    peak_power_w: float | None
+    counter_start: float | None
+    counter_end: float | None
+    end_reason: str | None
+    flags: dict[str, int]  # sorted by name
+    costs: Amounts = field(default_factory=dict)  # exact, per currency; empty: not priced
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One plug-in session (a row of plugin_session), with its cycles where the query read them."""
+
+    id: int
+    charger: str
+    plugged_at: datetime
+    unplugged_at: datetime | None
+    wh: float
+    charging_s: int
+    cycle_count: int
+    flags: dict[str, int]  # sorted by name
+    cycles: tuple[CycleRow, ...] = ()
+    costs: Amounts = field(default_factory=dict)  # exact, per currency; empty: not priced
 
 
 def local_day_range(
@@ -38,117 +92,225 @@ def local_day_range(
     return start, end
 
 
-def iso(value: Any) -> str | None:
-    """A stored UTC time as ISO 8601 with a Z, to the second."""
-    if value is None:
-        return None
-    seconds = to_micros(value) // 1_000_000
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _flag_names(raw: str) -> tuple[list[str], dict[str, int]]:
-    details = json.loads(raw or "{}")
-    return sorted(details), details
-
-
 def filter_sql(filt: SessionFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause on plugin_session for a filter: every view (CLI, page, CSV, API)
-    selects with this one, so they always agree on what a filter means."""
+    """The WHERE clause on plugin_session (or session_cost, which has plugged_at and charger
+    too) for a filter: every view selects with this one, so they always agree on what a filter
+    means."""
     where, params = ["1 = 1"], []
     if filt.start is not None:
         where.append("plugged_at >= ?")
-        params.append(_text(filt.start))
+        params.append(stored_text(filt.start))
     if filt.end is not None:
         where.append("plugged_at < ?")
-        params.append(_text(filt.end))
+        params.append(stored_text(filt.end))
     if filt.charger:
         where.append("charger = ?")
         params.append(filt.charger)
     return " AND ".join(where), params
 
 
-def _cost_keys(amounts: Amounts) -> dict[str, Any]:
-    """A session's or a cycle's cost: the rounded keys every view shows, and the exact amounts
-    whose sum is what the totals round once."""
-    return {**cost_fields(amounts), **exact_fields(amounts)}
+# ---- unpacking rows ----------------------------------------------------------------------------
 
 
-def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[dict[str, Any]]:
+def _moment(value: Any) -> datetime:
+    """A stored UTC time (SQLite text, a MariaDB datetime, or Store.micros_sql's integer) as an
+    aware datetime, to the microsecond."""
+    micros = value if isinstance(value, int) else to_micros(value)
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _maybe_moment(value: Any) -> datetime | None:
+    return None if value is None else _moment(value)
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _flags(raw: str | None, table: str, row_id: int) -> dict[str, int]:
+    """The stored JSON object of flags, sorted by name; a damaged value reads as no flags and is
+    logged (see the module docstring)."""
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        log.warning("%s %d: flags %.80r are not a JSON object: shown as none", table, row_id, raw)
+        return {}
+    return {str(k): v for k, v in sorted(value.items())}
+
+
+def _session(
+    row: Sequence[Any], cycles: Sequence[CycleRow] = (), costs: Amounts | None = None
+) -> SessionRow:
+    """A row of _SESSION_COLUMNS as a SessionRow."""
+    sid, charger, plugged, unplugged, energy, charging, count, flags = row
+    return SessionRow(
+        id=int(sid),
+        charger=str(charger),
+        plugged_at=_moment(plugged),
+        unplugged_at=_maybe_moment(unplugged),
+        wh=float(energy),
+        charging_s=int(charging),
+        cycle_count=int(count),
+        flags=_flags(flags, "plugin_session", int(sid)),
+        cycles=tuple(cycles),
+        costs=costs or {},
+    )
+
+
+def _cycle(row: Sequence[Any], costs: Amounts | None = None) -> CycleRow:
+    """A row of _CYCLE_COLUMNS as a CycleRow."""
+    cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags = row
+    return CycleRow(
+        id=int(cid),
+        started_at=_moment(started),
+        ended_at=_maybe_moment(ended),
+        wh=float(energy),
+        charging_s=int(sdur),
+        peak_power_w=_maybe_float(peak),
+        counter_start=_maybe_float(c0),
+        counter_end=_maybe_float(c1),
+        end_reason=reason,
+        flags=_flags(flags, "energySession", int(cid)),
+        costs=costs or {},
+    )
+
+
+def cycles_of(
+    store: Store, ids: Sequence[int], costs: dict[int, Amounts] | None = None
+) -> dict[int, list[CycleRow]]:
+    """The cycles of some plug-in sessions, by session id, oldest first, with their costs by
+    cycle id; chunked, so a long history never makes a huge IN list."""
+    costs = costs or {}
+    found: dict[int, list[CycleRow]] = {}
+    for chunk in in_chunks(list(ids)):
+        rows = store.query(
+            f"SELECT {_CYCLE_COLUMNS} FROM energySession "
+            f"WHERE plugin_id IN ({placeholders(chunk)}) ORDER BY started_at, id",
+            list(chunk),
+        )
+        for row in rows:
+            found.setdefault(int(row[1]), []).append(_cycle(row, costs.get(int(row[0]))))
+    return found
+
+
+def _with_cycles(store: Store, rows: Sequence[Sequence[Any]]) -> list[SessionRow]:
+    """plugin_session rows as SessionRows with their cycles, each with its cost: one read of
+    cycle_cost for both, so a session's cost is always the sum of its cycles'."""
+    ids = [int(r[0]) for r in rows]
+    cycle_amounts, costs = cycle_costs(store, ids)
+    cycles = cycles_of(store, ids, cycle_amounts)
+    store.rollback()
+    return [_session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0]))) for r in rows]
+
+
+# ---- the queries -------------------------------------------------------------------------------
+
+
+def list_sessions(store: Store, filt: SessionFilter = SessionFilter()) -> list[SessionRow]:
+    """Every session of the filter, oldest first, with cycles and costs: `chargelog sessions`
+    and /api/sessions."""
     where, params = filter_sql(filt)
     rows = store.query(
-        "SELECT id, charger, plugged_at, unplugged_at, energy_wh, charging_s, cycle_count, flags "
+        f"SELECT {_SESSION_COLUMNS} FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
+        params,
+    )
+    return _with_cycles(store, rows)
+
+
+def page_of_sessions(
+    store: Store, filt: SessionFilter, limit: int, offset: int
+) -> list[SessionRow]:
+    """Newest first, with cycles: one page, whatever the length of the history."""
+    where, params = filter_sql(filt)
+    rows = store.query(
+        f"SELECT {_SESSION_COLUMNS} FROM plugin_session WHERE {where} "
+        "ORDER BY plugged_at DESC, id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return _with_cycles(store, rows)
+
+
+def session_by_id(store: Store, session_id: int) -> SessionRow | None:
+    """One session with its cycles, or None."""
+    row = store.query_one(
+        f"SELECT {_SESSION_COLUMNS} FROM plugin_session WHERE id = ?", (session_id,)
+    )
+    if row is None:
+        store.rollback()
+        return None
+    (session,) = _with_cycles(store, [row])
+    return session
+
+
+def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
+    """Oldest first, without cycles but with their costs (session_cost, one query for the whole
+    set): the export's rows and a statement's sessions. Times come as integers computed by the
+    server, cheaper than parsing years of them in the driver."""
+    where, params = filter_sql(filt)
+    plugged, unplugged = (store.micros_sql(c) for c in ("plugged_at", "unplugged_at"))
+    rows = store.query(
+        f"SELECT id, charger, {plugged}, {unplugged}, energy_wh, charging_s, cycle_count, flags "
         f"FROM plugin_session WHERE {where} ORDER BY plugged_at, id",
         params,
     )
-    ids = [int(r[0]) for r in rows]
-    cycle_amounts, costs = cycle_costs(store, ids)
-    cycles = _cycles_of(store, ids, cycle_amounts)
+    costs = session_costs_where(store, where, params)
     store.rollback()
-    sessions = []
-    for sid, charger, plugged, unplugged, energy, charging, count, flags in rows:
-        names, details = _flag_names(flags)
-        sessions.append(
-            {
-                "id": int(sid),
-                "charger": charger,
-                "plugged_at": iso(plugged),
-                "unplugged_at": iso(unplugged),
-                "energy_wh": round(float(energy), 3),
-                "charging_s": int(charging),
-                "cycle_count": int(count),
-                "flags": names,
-                "flag_details": details,
-                **_cost_keys(costs.get(int(sid), {})),
-                "cycles": cycles.get(int(sid), []),
-            }
+    return [_session(r, (), costs.get(int(r[0]))) for r in rows]
+
+
+def open_sessions(store: Store, chargers: Sequence[str]) -> list[SessionRow]:
+    """The open plug-in of each of these chargers (those the projector sees plugged), without
+    cycles but with its cost so far: one indexed lookup per charger, not a table scan."""
+    live = []
+    for charger in chargers:
+        row = store.query_one(
+            f"SELECT {_SESSION_COLUMNS} FROM plugin_session WHERE charger = ? "
+            "AND unplugged_at IS NULL ORDER BY plugged_at DESC LIMIT 1",
+            (charger,),
         )
-    return sessions
+        if row is not None:
+            live.append(row)
+    costs = session_costs(store, [int(r[0]) for r in live])
+    store.rollback()
+    return [_session(r, (), costs.get(int(r[0]))) for r in live]
 
 
-def cycle_rows(store: Store, ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
-    """The energySession rows of some plug-in sessions, by session id, oldest first, as
-    (id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, counter_start,
-    counter_end, end_reason, flags); chunked so a long history never makes a huge IN list."""
-    found: dict[int, list[tuple[Any, ...]]] = {}
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store.query(
-            "SELECT id, plugin_id, started_at, ended_at, energy_wh, sdur, peak_power_w, "
-            "counter_start, counter_end, end_reason, flags "
-            f"FROM energySession WHERE plugin_id IN ({marks}) ORDER BY started_at, id",
-            chunk,
-        )
-        for row in rows:
-            found.setdefault(int(row[1]), []).append(row)
-    return found
+def edge_session(store: Store, filt: SessionFilter, newest: bool) -> SessionRow | None:
+    """The oldest or the newest session of the filtered set (no cycles, no costs): the span of
+    its totals."""
+    where, params = filter_sql(filt)
+    order = "DESC" if newest else "ASC"
+    row = store.query_one(
+        f"SELECT {_SESSION_COLUMNS} FROM plugin_session WHERE {where} "
+        f"ORDER BY plugged_at {order}, id {order} LIMIT 1",
+        params,
+    )
+    store.rollback()
+    return _session(row) if row else None
 
 
-def _cycles_of(
-    store: Store, ids: list[int], costs: dict[int, Amounts]
-) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {}
-    for plugin_id, rows in cycle_rows(store, ids).items():
-        for cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags in rows:
-            names, details = _flag_names(flags)
-            found.setdefault(plugin_id, []).append(
-                {
-                    "id": int(cid),
-                    "started_at": iso(started),
-                    "ended_at": iso(ended),
-                    "energy_wh": round(float(energy), 3),
-                    "end_reason": reason,
-                    "charging_s": int(sdur),
-                    "peak_power_w": peak,
-                    "counter_start": c0,
-                    "counter_end": c1,
-                    "flags": names,
-                    "flag_details": details,
-                    **_cost_keys(costs.get(int(cid), {})),
-                }
-            )
-    return found
+def next_plugin_id(store: Store, session: SessionRow) -> int | None:
+    """The next plug-in on the same charger: the journal positions of this one end before it."""
+    row = store.query_one(
+        "SELECT id FROM plugin_session WHERE charger = ? AND plugged_at > ? "
+        "ORDER BY plugged_at LIMIT 1",
+        (session.charger, stored_text(session.plugged_at)),
+    )
+    store.rollback()
+    return int(row[0]) if row else None
+
+
+def charger_names(store: Store) -> list[str]:
+    """Every charger with a session, for the filter's list."""
+    rows = store.query("SELECT DISTINCT charger FROM plugin_session ORDER BY charger")
+    store.rollback()
+    return [str(r[0]) for r in rows]
+
+
+def has_sessions(store: Store) -> bool:
+    """Whether anything was ever recorded (the new-install page)."""
+    row = store.query_one("SELECT id FROM plugin_session LIMIT 1")
+    store.rollback()
+    return row is not None

@@ -18,10 +18,10 @@ from chargelog.cli import main
 from journal.storage import Store
 from projector.records import Plugin
 from projector.runner import LIVE
+from projector.session_formats import CSV_COLUMNS
 from projector.tables import upsert
 from tests.web_site import LEGACY, MODERN, ZONE, at, shown_totals, web_config
 from webapp import create_app
-from webapp.exports import CSV_COLUMNS
 
 FILTERS = [
     "",

@@ -27,12 +27,12 @@ from projector.money.parsing import parse_band
 from projector.money.store import Payment, add_payment, add_tariff
 from projector.money.tariffs import Tariff
 from projector.runner import project_pass
+from projector.sessions import SessionRow
 from tests.charge_script import Script
 from tests.test_projection_store import journal
 from tests.web_site import ZONE, at, web_config
 from webapp import create_app
 from webapp.money_queries import Balance, BandLine, Statement, StatementSession
-from webapp.queries import SessionRow
 from webapp.statements import CSV_COLUMNS, csv_rows
 
 PARIS = ZoneInfo(ZONE)

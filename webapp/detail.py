@@ -12,9 +12,9 @@ from flask import Blueprint, abort, current_app, render_template
 from journal.storage import Store
 from projector.money.costs import cost_parts_of_sessions, display_text
 from projector.money.tariffs import CONFIG_TARIFF, NO_TARIFF
+from projector.sessions import session_by_id
 from webapp.db import get_db
 from webapp.money_queries import band_lines, tariff_names
-from webapp.queries import session_by_id
 from webapp.series import MAX_POINTS, session_series
 
 bp = Blueprint("detail", __name__)

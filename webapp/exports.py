@@ -2,49 +2,27 @@
 json`) and CSV, and totals per local day, per local month and overall. All take the page's
 filters (`from`, `to`, `month`, `charger`) as query parameters.
 
-Costs: the CSV gives each session's cost as the page shows it, exact, and its currency
-(projector.money.costs.columns, as the statement's CSV), so `cost_exact` sums to the exact total the
-page and /api/totals round once; the JSON gives the keys of projector.money.costs.cost_fields."""
+Both read the one sessions read model (projector.sessions) and print it with
+projector.session_formats: the CSV gives each session's cost as the page shows it, exact, and its
+currency, so `cost_exact` sums to the exact total the page and /api/totals round once; the JSON
+gives the keys of projector.money.costs.cost_fields."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime, timedelta, tzinfo
-from decimal import Decimal
-from typing import Any
+from datetime import date, timedelta, tzinfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from projector.money.costs import columns
-from projector.output import as_json
-from projector.sessions import list_sessions
+from projector.session_formats import as_json, export_csv
+from projector.sessions import all_sessions, edge_session, list_sessions
 from webapp.buckets import add_months, local_month, month_range, today, year_range
 from webapp.db import get_db
 from webapp.params import Filters, int_arg, parse_filters
-from webapp.queries import SessionRow, all_sessions, edge_session
 from webapp.totals import daily_series, monthly_series, range_totals
 
 bp = Blueprint("exports", __name__)
 MAX_DAYS = 400
 MAX_MONTHS = 240
-CSV_COLUMNS = (
-    "id",
-    "charger",
-    "month",
-    "plugged_local",
-    "unplugged_local",
-    "plugged_at",
-    "unplugged_at",
-    "energy_kwh",
-    "charging_s",
-    "plugged_s",
-    "cycles",
-    "cost",
-    "cost_exact",
-    "currency",
-    "flags",
-)
 
 
 def _zone() -> tzinfo:
@@ -59,48 +37,15 @@ def api_sessions() -> Response:
     return Response(as_json(list_sessions(get_db(), filt)), mimetype="application/json")
 
 
-def exact_kwh(wh: float) -> str:
-    """The stored Wh (three decimals) in kWh without rounding: the column sums to the totals."""
-    return f"{Decimal(repr(wh)) / 1000:f}"
-
-
-def _utc_text(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
-
-
-def _csv_row(s: SessionRow, zone: tzinfo) -> list[Any]:
-    year, month = local_month(s.plugged_at, zone)
-    local = "%Y-%m-%d %H:%M:%S"
-    return [
-        s.id,
-        s.charger,
-        f"{year:04d}-{month:02d}",
-        s.plugged_at.astimezone(zone).strftime(local),
-        s.unplugged_at.astimezone(zone).strftime(local) if s.unplugged_at else "",
-        _utc_text(s.plugged_at),
-        _utc_text(s.unplugged_at),
-        exact_kwh(s.wh),
-        s.charging_s,
-        int((s.unplugged_at - s.plugged_at).total_seconds()) if s.unplugged_at else "",
-        s.cycle_count,
-        *columns(s.costs),
-        " ".join(s.flags),
-    ]
-
-
 @bp.route("/sessions.csv")
 def sessions_csv() -> Response:
     """Oldest first, one row per plug-in; `?month=YYYY-MM` is a stable URL for scripts."""
     filters = parse_filters(request.args)
     zone = _zone()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for session in all_sessions(get_db(), filters.session_filter(zone)):
-        writer.writerow(_csv_row(session, zone))
+    text = export_csv(all_sessions(get_db(), filters.session_filter(zone)), zone)
     name = "chargelog-sessions" + (f"-{filters.args()['month']}" if filters.month else "")
     return Response(
-        out.getvalue(),
+        text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

@@ -31,9 +31,8 @@ from projector.money.costs import (
 )
 from projector.money.store import Payment, list_payments, list_tariffs
 from projector.money.tariffs import CONFIG_TARIFF, NO_TARIFF
-from projector.sessions import SessionFilter
+from projector.sessions import SessionFilter, SessionRow, all_sessions, edge_session
 from webapp.buckets import NamedMonth, local_month, month_range
-from webapp.queries import SessionRow, all_sessions, edge_session
 from webapp.totals import monthly_series
 
 # ---- the balance -------------------------------------------------------------------------------

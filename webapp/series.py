@@ -21,9 +21,9 @@ from typing import Any
 from journal.entries import last_seq, micros_text, to_micros
 from journal.storage import Store
 from projector.runner import LIVE
+from projector.sessions import SessionRow, next_plugin_id
 from projector.tables import read_checkpoint
 from webapp.buckets import stamp
-from webapp.queries import SessionRow, next_plugin_id
 
 MAX_POINTS = 1000
 KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh")

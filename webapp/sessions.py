@@ -11,17 +11,17 @@ from itertools import groupby
 
 from flask import Blueprint, current_app, render_template, request
 
+from projector.sessions import (
+    SessionRow,
+    charger_names,
+    has_sessions,
+    open_sessions,
+    page_of_sessions,
+)
 from projector.status import charger_statuses
 from webapp.buckets import NamedMonth, add_months, local_month, month_range, year_range
 from webapp.db import get_db
 from webapp.params import int_arg, parse_filters
-from webapp.queries import (
-    SessionRow,
-    charger_names,
-    has_sessions,
-    live_sessions,
-    page_of_sessions,
-)
 from webapp.totals import Totals, range_totals
 
 bp = Blueprint("sessions", __name__)
@@ -83,7 +83,7 @@ def index() -> str:
         groups=groups,
         overall=overall,
         year_totals=year_totals,
-        live=live_sessions(db, statuses),
+        live=open_sessions(db, [s.name for s in statuses if s.plugged]),
         charging={s.name for s in statuses if s.charging},
         chargers=charger_names(db),
         empty_install=overall.count == 0 and not has_sessions(db),

@@ -29,9 +29,9 @@ from flask import Blueprint, Response, current_app, render_template
 from werkzeug.exceptions import NotFound
 
 from projector.money.costs import Amounts, exact_text, rounded
+from projector.session_formats import exact_kwh
 from webapp.buckets import add_months
 from webapp.db import get_db
-from webapp.exports import exact_kwh
 from webapp.money_queries import Statement, statement_months, statement_of
 from webapp.params import BadParam, parse_month
 

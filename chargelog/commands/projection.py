@@ -130,7 +130,7 @@ def cmd_sessions(args: argparse.Namespace, cfg: Config) -> int:
     from journal.config import site_zone
     from journal.migrate import ensure_schema
     from journal.storage import open_store
-    from projector.output import as_csv, as_json, as_table
+    from projector.session_formats import as_csv, as_json, as_table
     from projector.sessions import SessionFilter, list_sessions, local_day_range
 
     zone = site_zone(cfg.site.timezone)
