@@ -68,8 +68,10 @@ def puback_writer(client: mqtt.Client) -> Callable[[Sequence[int]], None] | None
     bytes `ack()` would produce (an MQTT 5 PUBACK with reason Success may omit the reason code,
     as paho's own does). None if this paho differs: the caller then uses `ack()`."""
     queue = getattr(client, "_packet_queue", None)
+    if not callable(queue):
+        return None
     try:
-        names = list(inspect.signature(queue).parameters)[:4] if callable(queue) else []
+        names = list(inspect.signature(queue).parameters)[:4]
     except (TypeError, ValueError):
         names = []
     if names != ["command", "packet", "mid", "qos"]:

@@ -41,7 +41,7 @@ EXIT_STALLED = 75  # EX_TEMPFAIL: blocked longer than [recorder] stall_timeout; 
 
 # What the network thread queues for the writer, one per message: receive time (ns since the
 # epoch), topic, payload, qos, retain flag, message id, and the connection generation it came on.
-Received = tuple[int, str, bytes, int, int, int, int]
+Received = tuple[int, str, bytes | bytearray, int, bool, int, int]
 
 __all__ = ["Recorder", "default_spool_path", "run_recorder"]  # default_spool_path: journal.spool
 

@@ -152,7 +152,7 @@ def _valid_row(
 
 def encode(rows: Sequence[Row]) -> bytes:
     """The frames for `rows`, ready to append."""
-    parts = []
+    parts: list[bytes] = []
     pack, crc32, pack_crc = _RECORD.pack, zlib.crc32, _CRC.pack
     for received_at, topic, payload, qos, retained in rows:
         stamp = received_at.encode("ascii")
@@ -548,5 +548,6 @@ def _fsync_dir(directory: Path) -> None:
 def _spool_error(path: Path, action: str, exc: OSError) -> SpoolError:
     full = exc.errno in FULL_ERRNOS
     reason = exc.strerror or str(exc)
-    name = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    code = exc.errno
+    name = f" ({errno.errorcode[code]})" if code is not None and code in errno.errorcode else ""
     return SpoolError(f"spool {path}: cannot {action}: {reason}{name}", full=full)

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     redirect,
     render_template,
@@ -24,6 +23,7 @@ from flask import (
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response  # what redirect() returns (flask's Response derives from it)
 
 from journal.config import Config
 from webapp.security import machine_client

@@ -160,13 +160,14 @@ def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _serve(cfg: Config, web: WebConfig) -> int:
-    from waitress import create_server
+    from waitress.server import create_server  # the same function; the stubs know it here
 
     from webapp import create_app
 
     server = create_server(create_app(cfg), host=web.host, port=web.port)
+    port = server.effective_port  # type: ignore[union-attr]  # one address: a TcpWSGIServer; no stub
     print(
-        f"chargelog demo: open http://{web.host}:{server.effective_port}/  (Ctrl-C stops)",
+        f"chargelog demo: open http://{web.host}:{port}/  (Ctrl-C stops)",
         flush=True,
     )
     try:

@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     """Runs the app under waitress until Ctrl-C or SIGTERM (exit 0); warns when exposed without
     password. A schema this code does not know, met by any request's connection, stops the server
     too, and the command then fails with SchemaError (one line, exit 1)."""
-    from waitress import create_server
+    from waitress.server import create_server  # the same function; the stubs know it here
 
     from journal.migrate import SchemaError, ensure_schema
     from journal.storage import open_store
