@@ -162,15 +162,16 @@ def _session(
 def _cycle(row: Sequence[Any], costs: Amounts | None = None) -> CycleRow:
     """A row of _CYCLE_COLUMNS as a CycleRow."""
     cid, _, started, ended, energy, sdur, peak, c0, c1, reason, flags = row
+    peak_w, counter_start, counter_end = (_maybe_float(v) for v in (peak, c0, c1))
     return CycleRow(
         id=int(cid),
         started_at=_moment(started),
         ended_at=_maybe_moment(ended),
         wh=float(energy),
         charging_s=int(sdur),
-        peak_power_w=_maybe_float(peak),
-        counter_start=_maybe_float(c0),
-        counter_end=_maybe_float(c1),
+        peak_power_w=peak_w,
+        counter_start=counter_start,
+        counter_end=counter_end,
         end_reason=reason,
         flags=_flags(flags, "energySession", int(cid)),
         costs=costs or {},
