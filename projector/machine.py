@@ -1,7 +1,8 @@
 """The session state machine for one charger: pure code, no I/O, deterministic.
 
 It turns readings (state, vehicle, energy counters, uptime) into plug-in sessions and
-charging cycles, following ../shared/reference/openevse-mqtt.md and the definitions in issue #3:
+charging cycles, following what OpenEVSE publishes (docs/openevse-mqtt.md: state codes, the
+energy counters of each firmware generation, the cadence) and the definitions in issue #3:
 
 - a plug-in session runs from the car being connected to its disconnection; an unplug that was
   not seen (charger off, broker gap) is placed at the last moment the car was known connected;
@@ -114,8 +115,8 @@ class ChargerMachine:
         if self.last_msg_at is not None and t - self.last_msg_at > GAP_US:
             self.last_gap = (self.last_msg_at, t)
             seconds = (t - self.last_msg_at) // US
-            if self._plugin_open():
-                add_flag(self.plugin.flags, "gap", seconds)  # type: ignore[union-attr]
+            if (plugin := self._open_plugin()) is not None:
+                add_flag(plugin.flags, "gap", seconds)
                 self._mark_plugin()
             if self._cycle_open():
                 self.gap_pending = True
@@ -125,8 +126,8 @@ class ChargerMachine:
         if self.rebooted_at is not None and t - self.rebooted_at < REBOOT_WINDOW_US:
             return
         self.rebooted_at = t
-        if self._plugin_open():
-            add_flag(self.plugin.flags, "reboot")  # type: ignore[union-attr]
+        if (plugin := self._open_plugin()) is not None:
+            add_flag(plugin.flags, "reboot")
             self._mark_plugin()
         if self._cycle_open():
             cycle = self.cycle
@@ -166,10 +167,10 @@ class ChargerMachine:
                     self._ensure_plugin(seq, t)
                 if state == 3:
                     self._start_cycle(seq, t)
-        if state in CONNECTED and self._plugin_open():
-            self.plugin.last_connected_at = t  # type: ignore[union-attr]
-        if state == 3 and self._cycle_open() and not self.gap_pending:
-            self.cycle.last_charging_at = max(self.cycle.last_charging_at, t)  # type: ignore[union-attr]
+        if state in CONNECTED and (plugin := self._open_plugin()) is not None:
+            plugin.last_connected_at = t
+        if state == 3 and (cycle := self._open_cycle()) is not None and not self.gap_pending:
+            cycle.last_charging_at = max(cycle.last_charging_at, t)
             self._mark_cycle()
 
     def _on_vehicle(self, seq: int, t: int, vehicle: int) -> None:
@@ -181,23 +182,28 @@ class ChargerMachine:
         # The state tells connection in 1/2/3; the flag matters while sleeping, booting or in a
         # fault, and is unreliable while disabled (255).
         if self.state in (1, 2, 3, 255):
-            if vehicle == 1 and self.state in (2, 3) and self._plugin_open():
-                self.plugin.last_connected_at = t  # type: ignore[union-attr]
+            plugin = self._open_plugin()
+            if vehicle == 1 and self.state in (2, 3) and plugin is not None:
+                plugin.last_connected_at = t
             return
         if vehicle == 1:
-            self._ensure_plugin(seq, t)
-            self.plugin.last_connected_at = t  # type: ignore[union-attr]
+            self._ensure_plugin(seq, t).last_connected_at = t
         elif self._plugin_open():
             if self._cycle_open():
                 self._end_cycle(t, "unplugged")
             self._unplug(t)
 
-    def _ensure_plugin(self, seq: int, t: int) -> None:
-        if not self._plugin_open():
-            self.plugin = Plugin(id=seq, charger=self.name, plugged_at=t, last_connected_at=t)
+    def _ensure_plugin(self, seq: int, t: int) -> Plugin:
+        """The open plug-in session, begun now when there is none."""
+        plugin = self._open_plugin()
+        if plugin is None:
+            plugin = self.plugin = Plugin(
+                id=seq, charger=self.name, plugged_at=t, last_connected_at=t
+            )
             if self.counter_kind == "wh":
-                set_flag(self.plugin.flags, "legacy_counter")
+                set_flag(plugin.flags, "legacy_counter")
             self._mark_plugin()
+        return plugin
 
     def _unplug(self, t: int) -> None:
         plugin = self.plugin
@@ -281,8 +287,8 @@ class ChargerMachine:
             self.counter_kind = key  # a better counter appeared: start from its first reading
             self.counter = None
             self.wh_scale = None
-            if self._cycle_open():
-                self.cycle.counter_start = None  # type: ignore[union-attr]
+            if (cycle := self._open_cycle()) is not None:
+                cycle.counter_start = None
         return key if key == self.counter_kind else None
 
     def _decide_wh_scale(self, raw: float) -> bool:
@@ -322,7 +328,8 @@ class ChargerMachine:
         if value != self.counter:
             self.counter_changed_at = t
         self.counter = value
-        self.counter_plugin = self.plugin.id if self._plugin_open() else None  # type: ignore[union-attr]
+        plugin = self._open_plugin()
+        self.counter_plugin = plugin.id if plugin is not None else None
         cycle = self.cycle
         if cycle is not None and not cycle.closed and cycle.counter_start is None:
             cycle.counter_start = value
@@ -331,7 +338,8 @@ class ChargerMachine:
 
     def _at_plugin_boundary(self) -> bool:
         """The first reading since a plug-in: a drop here is the 4.1.x reset at plug-in."""
-        return self._plugin_open() and self.counter_plugin != self.plugin.id  # type: ignore[union-attr]
+        plugin = self._open_plugin()
+        return plugin is not None and self.counter_plugin != plugin.id
 
     def _add_energy(self, delta: float, value: float, t: int) -> None:
         cycle = self.cycle
@@ -365,8 +373,8 @@ class ChargerMachine:
             self._mark_cycle()
         else:
             self.outside_wh += delta
-            if self._plugin_open():
-                add_flag(plugin.flags, "energy_outside_cycle")  # type: ignore[union-attr]
+            if plugin is not None and self._plugin_open():
+                add_flag(plugin.flags, "energy_outside_cycle")
                 self._mark_plugin()
 
     # ---- other readings ---------------------------------------------------------------------
@@ -378,22 +386,32 @@ class ChargerMachine:
 
     # ---- helpers ------------------------------------------------------------------------------
 
+    def _open_plugin(self) -> Plugin | None:
+        """The plug-in session still running, if any (typed, unlike `_plugin_open`)."""
+        plugin = self.plugin
+        return plugin if plugin is not None and plugin.unplugged_at is None else None
+
+    def _open_cycle(self) -> Cycle | None:
+        """The cycle still running, if any."""
+        cycle = self.cycle
+        return cycle if cycle is not None and cycle.ended_at is None else None
+
     def _plugin_open(self) -> bool:
-        return self.plugin is not None and self.plugin.unplugged_at is None
+        return self._open_plugin() is not None
 
     def _cycle_open(self) -> bool:
-        return self.cycle is not None and self.cycle.ended_at is None
+        return self._open_cycle() is not None
 
     def _count_bad(self) -> None:
         self.bad_values += 1
         self._flag_open("bad_values")
 
     def _flag_open(self, name: str) -> None:
-        if self._plugin_open():
-            add_flag(self.plugin.flags, name)  # type: ignore[union-attr]
+        if (plugin := self._open_plugin()) is not None:
+            add_flag(plugin.flags, name)
             self._mark_plugin()
-        if self._cycle_open():
-            add_flag(self.cycle.flags, name)  # type: ignore[union-attr]
+        if (cycle := self._open_cycle()) is not None:
+            add_flag(cycle.flags, name)
             self._mark_cycle()
 
     def _mark_cycle(self) -> None:

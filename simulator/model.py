@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 FIRMWARES = ("2.x", "2.x-lifetime", "4.1", "5.x")
 """2.x: `wh` = session watt-seconds; 2.x-lifetime: `wh` = lifetime Wh; 4.1: session_energy resets
-at plug-in; 5.x: session_energy resets at unplug (see the reference, "The energy counter")."""
+at plug-in; 5.x: session_energy resets at unplug (docs/openevse-mqtt.md, "Energy counters")."""
 
 FAULTS = (
     "pause",

@@ -10,7 +10,7 @@ Physics: the voltage is constant per charger; the current is constant at full po
 linearly to ~6 A over the last 10-30 minutes of a charge (the taper). The energy of a cycle is the
 exact integral of volts x amps over its phases.
 
-Firmware counters (assumptions where the reference says "from reading the code"):
+Firmware counters (assumptions where docs/openevse-mqtt.md says "unverified"):
 - 2.x, 2.x-lifetime and 4.1 keep the session counter in the controller's RAM: it restarts at 0 at
   every plug-in and at every boot; a lifetime `wh` grows by that counter at an unplug the charger
   saw, so an unplug while it was off, or the part before a power loss, never reaches it.
@@ -80,7 +80,7 @@ class Phase:
 
     @property
     def vehicle(self) -> int:
-        """The published `vehicle` flag: unreliable (0) while disabled, per the reference."""
+        """The published `vehicle` flag: unreliable (0) while disabled (docs/openevse-mqtt.md)."""
         return 1 if self.plugged and self.state != 255 else 0
 
 

@@ -34,7 +34,7 @@ from webapp import create_app
 
 PARIS = ZoneInfo("Europe/Paris")
 
-# The original logger's database, exactly (shared/reference/openevse-mqtt.md).
+# The original logger's database, exactly (docs/openevse-mqtt.md).
 ORIGINAL_SCHEMA = (
     "CREATE TABLE energySession (id INT AUTO_INCREMENT PRIMARY KEY, tstamp INT UNSIGNED, "
     "value INT UNSIGNED, sdur INT UNSIGNED, carid TINYINT UNSIGNED, "

@@ -1,5 +1,5 @@
-"""The session state machine, table-driven: every situation in the reference, per firmware
-generation. Expected values are what physically happened (the script's own energy)."""
+"""The session state machine, table-driven: every situation in docs/openevse-mqtt.md, per
+firmware generation. Expected values are what physically happened (the script's own energy)."""
 
 from __future__ import annotations
 
