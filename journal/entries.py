@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from journal.storage import Store
 
 # (received_at text, topic, payload, qos, retained)
-Row = tuple[str, str, bytes, int, int]
+Row = tuple[str, str, bytes | bytearray, int, int]
 COLUMNS = ("received_at", "topic", "payload", "qos", "retained")
 # Every writer gives seq itself, from Store.reserve_seq (the journal_head counter, schema step
 # 0009), never from AUTO_INCREMENT: MariaDB hands AUTO_INCREMENT numbers out at insert, not at

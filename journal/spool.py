@@ -152,7 +152,7 @@ def _valid_row(
 
 def encode(rows: Sequence[Row]) -> bytes:
     """The frames for `rows`, ready to append."""
-    parts: list[bytes] = []
+    parts: list[bytes | bytearray] = []
     pack, crc32, pack_crc = _RECORD.pack, zlib.crc32, _CRC.pack
     for received_at, topic, payload, qos, retained in rows:
         stamp = received_at.encode("ascii")

@@ -56,13 +56,16 @@ class Balance:
         """(currency, due, paid, balance) rounded, one line per currency, for the page."""
         zero = Decimal(0)
         balance = self.balance
+
+        def shown(figures: Amounts, currency: str) -> str:
+            return rounded({currency: figures.get(currency, zero)})[currency]
+
         return [
             (
                 currency,
-                *(
-                    rounded({currency: figures.get(currency, zero)})[currency]
-                    for figures in (self.due, self.paid, balance)
-                ),
+                shown(self.due, currency),
+                shown(self.paid, currency),
+                shown(balance, currency),
             )
             for currency in balance
         ]

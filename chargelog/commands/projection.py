@@ -91,7 +91,7 @@ def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
             checkpoint = read_checkpoint(store, LIVE)
             start = 0 if args.rebuild or args.dry_run or checkpoint is None else checkpoint.position
             store.rollback()
-            pricing = {
+            pricing: dict[str, Any] = {
                 "zone": site_zone(cfg.site.timezone),
                 "config_tariff": config_tariff(cfg.tariff),
             }

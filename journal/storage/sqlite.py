@@ -82,7 +82,8 @@ class SqliteStore(Store):
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.create_aggregate("exact_sum", 1, _ExactSum)
+            # typeshed's aggregate protocol wants int in and out; SQLite takes any SQL value
+            self._conn.create_aggregate("exact_sum", 1, _ExactSum)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
             self._conn = None
             raise _wrap(exc) from exc

@@ -111,13 +111,16 @@ def read_legacy(target: DatabaseTarget, *, timeout: int = 10) -> LegacyData:
             conn.rollback()
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         data = LegacyData(
-            sessions=[LegacySession(*_ints(row)) for row in _read(cursor, SESSION_SQL, source)],
+            sessions=[
+                LegacySession(int(row[0]), *_ints(row[1:]))  # id: the PRIMARY KEY, never NULL
+                for row in _read(cursor, SESSION_SQL, source)
+            ],
             tarifs=[
-                LegacyTarif(_int(i), _int(a), _dec(v), _int(s))
+                LegacyTarif(int(i), _int(a), _dec(v), _int(s))
                 for i, a, v, s in _read(cursor, TARIF_SQL, source)
             ],
             versements=[
-                LegacyVersement(_int(i), _int(v), _int(e), _dec(value), _int(c), _int(s))
+                LegacyVersement(int(i), _int(v), _int(e), _dec(value), _int(c), _int(s))
                 for i, v, e, value, c, s in _read(cursor, VERSEMENT_SQL, source)
             ],
         )
