@@ -24,7 +24,6 @@ from projector.version import PROJECTOR_VERSION
 
 log = logging.getLogger(__name__)
 
-LOCK = "projector"  # the database lock every projecting process takes
 PAGE = 5000  # journal rows per read
 COMMIT_EVERY = 20_000  # journal rows per transaction
 LIVE = TableSet()

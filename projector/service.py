@@ -22,9 +22,8 @@ from journal.config import Config, site_zone
 from journal.migrate import SchemaError, check_current, ensure_schema
 from journal.sdnotify import Notifier
 from journal.storage import StorageUnavailable, Store, open_store
+from projector.catchup import LockHeld, project_or_rebuild, projector_lock
 from projector.money.pricing import config_tariff
-from projector.rebuild import rebuild
-from projector.runner import LOCK, VersionMismatch, project_pass
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +54,15 @@ class ProjectorService:
     def _tick(self) -> None:
         try:
             store = self._connect()
-            if not store.try_lock(LOCK, 0):
+            try:
+                with projector_lock(store, 0):
+                    self._lock_warned = False
+                    self._project(store)
+            except LockHeld:
                 if not self._lock_warned:
                     log.warning("another projector holds the lock; waiting for it")
                     self._lock_warned = True
                 return
-            self._lock_warned = False
-            try:
-                self._project(store)
-            finally:
-                store.unlock(LOCK)
             if self._down:
                 log.warning("database is back; projecting again")
                 self._down = False
@@ -98,14 +96,18 @@ class ProjectorService:
 
     def _project(self, store: Store) -> None:
         check_current(store)
-        try:
-            result = project_pass(store, zone=self.zone, config_tariff=self.config_tariff)
-        except VersionMismatch as exc:
-            log.warning("%s: rebuilding the projection from the journal", exc)
-            result, diff = rebuild(store, zone=self.zone, config_tariff=self.config_tariff)
-            log.info("rebuilt from %d journal entries; %s", result.entries, diff.summary())
-            return
-        if result.entries:
+        done = project_or_rebuild(
+            store,
+            zone=self.zone,
+            config_tariff=self.config_tariff,
+            on_rebuild=lambda reason: log.warning(
+                "%s: rebuilding the projection from the journal", reason
+            ),
+        )
+        result = done.result
+        if done.rebuilt is not None:
+            log.info("rebuilt from %d journal entries; %s", result.entries, done.rebuilt.summary())
+        elif result.entries:
             log.info(
                 "projected %d entries up to %d (%d cycles, %d sessions written)",
                 result.entries,

@@ -50,10 +50,10 @@ def cmd_import_legacy(args: argparse.Namespace, cfg: Config) -> int:
     from journal.config import site_zone
     from journal.migrate import ensure_schema
     from journal.storage import StorageError, open_store
+    from projector.catchup import LockHeld, projector_lock
     from projector.legacy.importer import ImportOptions, import_legacy
     from projector.legacy.source import LegacySourceError, parse_legacy_url, read_legacy
     from projector.money.pricing import config_tariff
-    from projector.runner import LOCK
 
     charger = args.charger.strip()
     try:
@@ -79,15 +79,11 @@ def cmd_import_legacy(args: argparse.Namespace, cfg: Config) -> int:
     try:
         with open_store(cfg.database.url) as store:
             ensure_schema(store, cfg.database.auto_migrate)
-            if not store.try_lock(LOCK, args.wait):
-                print(
-                    f"{NAME}: another projector held the lock for {args.wait:g} s", file=sys.stderr
-                )
-                return FAILED
-            try:
+            with projector_lock(store, args.wait):
                 report = import_legacy(store, data, options)
-            finally:
-                store.unlock(LOCK)
+    except LockHeld as exc:
+        print(f"{NAME}: {exc}", file=sys.stderr)
+        return FAILED
     except StorageError as exc:
         print(f"{NAME}: nothing imported: database error: {exc}", file=sys.stderr)
         return FAILED

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargelog.commands.options import add_wait_option, parse_date
 from journal.config import Config
+
+if TYPE_CHECKING:
+    from journal.storage import Store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -71,53 +74,62 @@ def _progress_bar(total: int, desc: str) -> Any:
 
 
 def cmd_project(args: argparse.Namespace, cfg: Config) -> int:
-    from journal.config import site_zone
-    from journal.entries import last_seq
     from journal.migrate import ensure_schema
     from journal.storage import open_store
-    from projector.money.pricing import config_tariff
-    from projector.rebuild import rebuild
-    from projector.runner import LIVE, LOCK, VersionMismatch, project_pass
-    from projector.tables import read_checkpoint
+    from projector.catchup import LockHeld, projector_lock
 
     with open_store(cfg.database.url) as store:
         ensure_schema(store, cfg.database.auto_migrate)
-        if not store.try_lock(LOCK, args.wait):
-            print(
-                f"chargelog: another projector held the lock for {args.wait:g} s", file=sys.stderr
-            )
-            return 1
         try:
-            checkpoint = read_checkpoint(store, LIVE)
-            start = 0 if args.rebuild or args.dry_run or checkpoint is None else checkpoint.position
-            store.rollback()
-            pricing: dict[str, Any] = {
-                "zone": site_zone(cfg.site.timezone),
-                "config_tariff": config_tariff(cfg.tariff),
-            }
-            with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
-                if args.rebuild or args.dry_run:
-                    result, diff = rebuild(
-                        store, dry_run=args.dry_run, progress=bar.update, **pricing
-                    )
-                    verb = "would change" if args.dry_run else "changed"
-                    print(f"replayed {result.entries} journal entries; {verb}: {diff.summary()}")
-                    return 0
-                try:
-                    result = project_pass(store, progress=bar.update, **pricing)
-                except VersionMismatch as exc:
-                    # A new projection logic or new tariffs: replay everything, as the service does.
-                    print(f"{exc}: rebuilding from the journal", file=sys.stderr)
-                    result, diff = rebuild(store, progress=bar.update, **pricing)
-                    print(f"replayed {result.entries} journal entries; changed: {diff.summary()}")
-                    return 0
-        finally:
-            store.unlock(LOCK)
-    print(
+            with projector_lock(store, args.wait):
+                line = _replay(store, args, cfg)
+        except LockHeld as exc:
+            print(f"chargelog: {exc}", file=sys.stderr)
+            return 1
+    print(line)
+    return 0
+
+
+def _replay(store: Store, args: argparse.Namespace, cfg: Config) -> str:
+    """The pass (or the rebuild) `chargelog project` asked for, under the lock; returns the line
+    that says what it did."""
+    from journal.config import site_zone
+    from journal.entries import last_seq
+    from projector.catchup import project_or_rebuild
+    from projector.money.pricing import config_tariff
+    from projector.rebuild import rebuild
+    from projector.runner import LIVE
+    from projector.tables import read_checkpoint
+
+    zone, tariff = site_zone(cfg.site.timezone), config_tariff(cfg.tariff)
+    whole = args.rebuild or args.dry_run
+    checkpoint = read_checkpoint(store, LIVE)
+    start = 0 if whole or checkpoint is None else checkpoint.position
+    store.rollback()
+    with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
+        if whole:
+            result, diff = rebuild(
+                store, dry_run=args.dry_run, progress=bar.update, zone=zone, config_tariff=tariff
+            )
+            verb = "would change" if args.dry_run else "changed"
+            return f"replayed {result.entries} journal entries; {verb}: {diff.summary()}"
+        # A new projection logic or new tariffs: replay everything, as the service does.
+        done = project_or_rebuild(
+            store,
+            progress=bar.update,
+            zone=zone,
+            config_tariff=tariff,
+            on_rebuild=lambda reason: print(
+                f"{reason}: rebuilding from the journal", file=sys.stderr
+            ),
+        )
+    result = done.result
+    if done.rebuilt is not None:
+        return f"replayed {result.entries} journal entries; changed: {done.rebuilt.summary()}"
+    return (
         f"projected {result.entries} journal entries up to position {result.position}: "
         f"{result.cycles_written} cycle rows and {result.plugins_written} session rows written"
     )
-    return 0
 
 
 def cmd_projector(args: argparse.Namespace, cfg: Config) -> int:
