@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from journal.entries import micros_text
-from journal.storage import Store
+from journal.storage import Store, in_chunks, placeholders
 from projector.money.costs import PRICED_SQL
 from projector.records import Cycle, Plugin
 from projector.version import PROJECTOR_VERSION
@@ -25,7 +25,6 @@ TABLES = (
     "recorder_gap",
     "projection_checkpoint",
 )
-IN_CHUNK = 500
 CYCLE_COLUMNS = (
     "id",
     "tstamp",
@@ -186,9 +185,8 @@ def refresh_session_costs(store: Store, tables: TableSet, plugin_ids: Sequence[i
     """session_cost of these sessions, summed again from their cycles' parts, exactly (in the
     caller's transaction): a session's cost is always the sum of its cycles' costs."""
     total = store.exact_sum_sql("c.cost")
-    for start in range(0, len(plugin_ids), IN_CHUNK):
-        chunk = list(plugin_ids[start : start + IN_CHUNK])
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in in_chunks(list(plugin_ids)):
+        marks = placeholders(chunk)
         store.execute(
             f"DELETE FROM {tables.name('session_cost')} WHERE plugin_id IN ({marks})", chunk
         )

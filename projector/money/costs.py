@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from journal.storage import Store
+from journal.storage import Store, in_chunks, placeholders
 from projector.money.tariffs import NO_TARIFF, display_amount
-
-IN_CHUNK = 500
 
 # currency -> exact amount
 Amounts = dict[str, Decimal]
@@ -92,11 +90,6 @@ class CostPartRow:
     cost: Decimal
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), IN_CHUNK):
-        yield ids[start : start + IN_CHUNK]
-
-
 # The parts of cycles that exist (a JOIN, so every reader sees the same set).
 _PARTS_SELECT = (
     "SELECT c.cycle_id, e.plugin_id, c.tariff_id, c.band, c.price, c.currency, c.wh, "
@@ -107,8 +100,8 @@ _PARTS_SELECT = (
 def cost_parts_of_sessions(store: Store, plugin_ids: Sequence[int]) -> list[CostPartRow]:
     """Every priced part of the cycles of some plug-in sessions (chunked IN lists)."""
     parts: list[CostPartRow] = []
-    for chunk in _chunks(list(plugin_ids)):
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in in_chunks(list(plugin_ids)):
+        marks = placeholders(chunk)
         rows = store.query(
             f"{_PARTS_SELECT} WHERE e.plugin_id IN ({marks}) "
             "ORDER BY c.cycle_id, c.tariff_id, c.band, c.price",
@@ -161,8 +154,8 @@ def cycle_costs(
     cycles: dict[int, Amounts] = {}
     sessions: dict[int, Amounts] = {}
     total = store.exact_sum_sql("c.cost")
-    for chunk in _chunks(list(plugin_ids)):
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in in_chunks(list(plugin_ids)):
+        marks = placeholders(chunk)
         rows = store.query(
             f"SELECT e.plugin_id, c.cycle_id, c.currency, {total} "
             "FROM cycle_cost c JOIN energySession e ON e.id = c.cycle_id "
@@ -181,8 +174,8 @@ def session_costs(store: Store, plugin_ids: Sequence[int]) -> dict[int, Amounts]
     """Exact cost per currency of each plug-in session (absent: nothing priced), as the
     projector keeps it in session_cost."""
     found: dict[int, Amounts] = {}
-    for chunk in _chunks(list(plugin_ids)):
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in in_chunks(list(plugin_ids)):
+        marks = placeholders(chunk)
         rows = store.query(
             f"SELECT plugin_id, currency, cost FROM session_cost WHERE plugin_id IN ({marks})",
             list(chunk),
