@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from journal.entries import micros_text
+from journal.entries import micros_text, stored_text
 from journal.storage import Store, in_chunks, placeholders
 from projector.money.costs import PRICED_SQL
 from projector.records import Cycle, Plugin
@@ -221,7 +221,7 @@ def advance_checkpoint(
     store: Store, tables: TableSet, expected: int | None, position: int, state: str
 ) -> None:
     """Compare-and-set: the position only moves forward from where this pass started."""
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = stored_text(datetime.now(UTC))
     table = tables.name("projection_checkpoint")
     if expected is None:
         store.execute(

@@ -10,39 +10,10 @@ transition, a repeated one at its first occurrence.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
-
-from journal.entries import to_micros
 
 Range = tuple[datetime | None, datetime | None]
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9000, 12, 31)
-
-
-def utc(value: Any) -> datetime | None:
-    """A stored UTC time (SQLite text, a MariaDB datetime, or micros_sql's integer) as an aware
-    datetime."""
-    if value is None:
-        return None
-    micros = value if isinstance(value, int) else to_micros(value)
-    return datetime.fromtimestamp(micros / 1_000_000, UTC)
-
-
-def micros_sql(dialect: str, column: str) -> str:
-    """A stored time as integer microseconds, computed by the server: for bulk reads, where
-    parsing datetimes in the (pure Python) driver costs more than the query."""
-    if dialect == "sqlite":
-        return (
-            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000 "
-            f"+ CAST(substr({column}, 21, 6) AS INTEGER))"
-        )
-    # Not UNIX_TIMESTAMP(): MariaDB 10.11 returns NULL for times after 2038.
-    return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column})"
-
-
-def stamp(moment: datetime) -> str:
-    """The text both backends compare stored times with (see journal.entries.utc_text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def day_start(day: date, zone: tzinfo) -> datetime:

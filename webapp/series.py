@@ -18,12 +18,11 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from journal.entries import last_seq, micros_text, to_micros
+from journal.entries import last_seq, micros_text, stored_text, to_micros
 from journal.storage import Store
 from projector.runner import LIVE
 from projector.sessions import SessionRow, next_plugin_id
 from projector.tables import read_checkpoint
-from webapp.buckets import stamp
 
 MAX_POINTS = 1000
 KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh")
@@ -94,7 +93,7 @@ def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str
     nothing was heard."""
     start = session.plugged_at
     end = session.unplugged_at or now
-    start_us, end_us = to_micros(stamp(start)), to_micros(stamp(end))
+    start_us, end_us = to_micros(stored_text(start)), to_micros(stored_text(end))
     following = next_plugin_id(store, session)
     top = following - 1 if following is not None else last_seq(store)
     high = _last_seq_until(store, end_us, session.id, top) if session.unplugged_at else top
@@ -111,7 +110,7 @@ def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str
         f"AND {value} BETWEEN 0 AND ? GROUP BY j.topic, b",
         [
             count - 1,
-            stamp(start),
+            stored_text(start),
             width,
             session.id,
             step,
@@ -119,8 +118,8 @@ def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str
             step,
             size,
             *(f"{session.charger}/{k}" for k in KEYS),
-            stamp(start),
-            stamp(end),
+            stored_text(start),
+            stored_text(end),
             PLAUSIBLE,
         ],
     )

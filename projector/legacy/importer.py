@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
+from journal.entries import stored_text
 from journal.storage import Store
 from projector.legacy.projection import read_stored, write_legacy
 from projector.legacy.source import LegacyData, LegacyTarif, LegacyVersement
@@ -74,7 +75,7 @@ def local_day(unix_seconds: int, zone: tzinfo) -> date:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return stored_text(datetime.now(UTC))
 
 
 def import_legacy(store: Store, data: LegacyData, options: ImportOptions) -> ImportReport:

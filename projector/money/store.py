@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from journal.entries import stored_text
 from journal.storage import Store
 from projector.money.tariffs import Band, Tariff, days_from_mask
 
@@ -36,7 +37,7 @@ def _text(amount: Decimal, places: int) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return stored_text(datetime.now(UTC))
 
 
 def _date(value: Any) -> date:
