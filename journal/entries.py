@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from journal.storage import Store
+from journal.storage import Store, placeholders
 
 # (received_at text, topic, payload, qos, retained)
 Row = tuple[str, str, bytes | bytearray, int, int]
@@ -138,6 +138,94 @@ def read_raw_after(
 def last_seq(store: Store) -> int:
     row = store.query_one("SELECT MAX(seq) FROM journal")
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def received_at_or_before(store: Store, position: int) -> int | None:
+    """When the last entry at or before a journal position was received (microseconds since the
+    epoch); None when the journal holds nothing up to there. The health page's "newest entry"
+    and "projected up to" times: one primary-key lookup each."""
+    row = store.query_one(
+        "SELECT received_at FROM journal WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (position,)
+    )
+    return to_micros(row[0]) if row else None
+
+
+PROBES = 64  # journal positions looked up per query by last_seq_received_by
+
+
+def last_seq_received_by(store: Store, moment_us: int, low: int, high: int) -> int:
+    """The last seq in [low, high] received at or before a moment (`low` when none is). There is
+    no index on received_at, but it grows with seq (arrival order): each query reads the time at
+    PROBES positions (primary-key lookups) and keeps the one interval that holds the answer."""
+    while high - low > PROBES:
+        step = (high - low) / PROBES
+        probes = sorted({round(low + step * i) for i in range(1, PROBES)})
+        rows = store.query(
+            f"SELECT seq, received_at FROM journal WHERE seq IN ({placeholders(probes)}) "
+            "ORDER BY seq",
+            probes,
+        )
+        before = [int(seq) for seq, at in rows if to_micros(at) <= moment_us]
+        after = [int(seq) for seq, at in rows if to_micros(at) > moment_us]
+        new_low = max([low, *before])
+        new_high = min([high, *(seq - 1 for seq in after if seq > new_low)])
+        if (new_low, new_high) == (low, high):
+            break
+        low, high = new_low, new_high
+    row = store.query_one(
+        "SELECT MAX(seq) FROM journal WHERE seq >= ? AND seq <= ? AND received_at <= ?",
+        (low, high, micros_text(moment_us)),
+    )
+    return int(row[0]) if row and row[0] is not None else low
+
+
+# (topic, bucket index, mean, max) of numeric readings: what bucketed_readings returns.
+Bucket = tuple[str, int, float, float]
+
+
+def bucketed_readings(
+    store: Store,
+    topics: Sequence[str],
+    *,
+    first: int,
+    slices: int,
+    step: int,
+    size: int,
+    start: datetime,
+    end: datetime,
+    width_us: int,
+    ceiling: float,
+) -> list[Bucket]:
+    """The mean and the max of the numeric payloads (within 0..ceiling) of some topics received
+    in [start, end], per topic and per time bucket of `width_us` from `start`, read from `slices`
+    runs of `size` positions every `step` from position `first` (one run: a whole range).
+    The database does the averaging: one primary-key range per slice (a row of the recursive
+    CTE), and only the aggregated rows travel, whatever the range's length."""
+    bucket = store.bucket_index_sql("received_at")
+    value = store.real_sql("payload")
+    since = stored_text(start)
+    rows = store.query(
+        "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
+        f"SELECT j.topic, {bucket} AS b, AVG({value}), MAX({value}) "
+        "FROM slice JOIN journal j ON j.seq >= ? + slice.k * ? AND j.seq < ? + slice.k * ? + ? "
+        f"WHERE j.topic IN ({placeholders(topics)}) AND j.received_at >= ? "
+        f"AND j.received_at <= ? AND {value} BETWEEN 0 AND ? GROUP BY j.topic, b",
+        [
+            slices - 1,
+            since,
+            width_us,
+            first,
+            step,
+            first,
+            step,
+            size,
+            *topics,
+            since,
+            stored_text(end),
+            ceiling,
+        ],
+    )
+    return [(str(topic), int(index), float(mean), float(peak)) for topic, index, mean, peak in rows]
 
 
 class _MicrosCache:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from journal.entries import last_seq, to_micros
+from journal.entries import last_seq, received_at_or_before, stored_text, to_micros
 from journal.storage import Store
 from projector.runner import LIVE
 from projector.tables import read_checkpoint
@@ -59,6 +60,11 @@ def _utc(micros: int | None) -> datetime | None:
     return None if micros is None else datetime.fromtimestamp(micros / US, UTC)
 
 
+def _moment(stored: str | datetime) -> datetime:
+    """A stored UTC time (SQLite text, a MariaDB datetime) as an aware datetime."""
+    return datetime.fromtimestamp(to_micros(stored) / US, UTC)
+
+
 def charger_statuses(store: Store) -> list[ChargerStatus]:
     checkpoint = read_checkpoint(store, LIVE)
     store.rollback()
@@ -84,40 +90,39 @@ def charger_statuses(store: Store) -> list[ChargerStatus]:
 
 def projection_status(store: Store) -> ProjectionStatus:
     newest = last_seq(store)
-    newest_at = store.query_one("SELECT received_at FROM journal WHERE seq = ?", (newest,))
+    newest_at = received_at_or_before(store, newest)
     checkpoint = read_checkpoint(store, LIVE)
-    row = store.query_one("SELECT updated_at FROM projection_checkpoint WHERE name = 'sessions'")
     projected_at = None
     if checkpoint is not None and checkpoint.position:
-        found = store.query_one(
-            "SELECT received_at FROM journal WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-            (checkpoint.position,),
-        )
-        projected_at = found[0] if found else None
+        projected_at = received_at_or_before(store, checkpoint.position)
     store.rollback()
     return ProjectionStatus(
         journal_position=newest,
-        journal_newest_at=_utc(to_micros(newest_at[0])) if newest_at else None,
+        journal_newest_at=_utc(newest_at),
         projected_position=checkpoint.position if checkpoint else 0,
-        projected_newest_at=_utc(to_micros(projected_at)) if projected_at else None,
+        projected_newest_at=_utc(projected_at),
         projector_version=checkpoint.projector_version if checkpoint else None,
-        updated_at=_utc(to_micros(row[0])) if row else None,
+        updated_at=_utc(to_micros(checkpoint.updated_at)) if checkpoint else None,
     )
+
+
+def _since(store: Store, sql: str, since: datetime) -> list[tuple[Any, ...]]:
+    """The rows of a query over a time column compared with `since` (its one `?`), ending the
+    read snapshot."""
+    rows = store.query(sql, (stored_text(since),))
+    store.rollback()
+    return rows
 
 
 def recorder_gaps(store: Store, since: datetime) -> list[tuple[datetime, datetime, int]]:
     """Silences of the whole journal since a moment, newest first."""
-    stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    rows = store.query(
+    rows = _since(
+        store,
         "SELECT started_at, ended_at, seconds FROM recorder_gap WHERE ended_at >= ? "
         "ORDER BY started_at DESC",
-        (stamp,),
+        since,
     )
-    store.rollback()
-    return [
-        (_utc(to_micros(a)), _utc(to_micros(b)), int(s))  # type: ignore[misc]
-        for a, b, s in rows
-    ]
+    return [(_moment(a), _moment(b), int(s)) for a, b, s in rows]
 
 
 @dataclass(frozen=True)
@@ -132,14 +137,10 @@ class BrokerSessionLoss:
 
 def broker_sessions_lost(store: Store, since: datetime) -> list[BrokerSessionLoss]:
     """The recorder's lost broker sessions detected since a moment, newest first."""
-    stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    rows = store.query(
+    rows = _since(
+        store,
         "SELECT client_id, since, detected_at FROM broker_session_lost WHERE detected_at >= ? "
         "ORDER BY detected_at DESC",
-        (stamp,),
+        since,
     )
-    store.rollback()
-    return [
-        BrokerSessionLoss(str(client), _utc(to_micros(a)), _utc(to_micros(b)))  # type: ignore[arg-type]
-        for client, a, b in rows
-    ]
+    return [BrokerSessionLoss(str(client), _moment(a), _moment(b)) for client, a, b in rows]

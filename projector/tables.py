@@ -63,6 +63,7 @@ class Checkpoint:
     position: int
     machine_state: str
     projector_version: int
+    updated_at: str | datetime  # as stored: SQLite text, a MariaDB datetime
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,12 @@ def refresh_session_costs(store: Store, tables: TableSet, plugin_ids: Sequence[i
 
 def read_checkpoint(store: Store, tables: TableSet) -> Checkpoint | None:
     row = store.query_one(
-        "SELECT position, machine_state, projector_version "
+        "SELECT position, machine_state, projector_version, updated_at "
         f"FROM {tables.name('projection_checkpoint')} "
         "WHERE name = ?",
         (CHECKPOINT,),
     )
-    return None if row is None else Checkpoint(int(row[0]), row[1], int(row[2]))
+    return None if row is None else Checkpoint(int(row[0]), row[1], int(row[2]), row[3])
 
 
 class CheckpointMoved(Exception):

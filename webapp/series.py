@@ -18,7 +18,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from journal.entries import last_seq, micros_text, stored_text, to_micros
+from journal.entries import (
+    bucketed_readings,
+    last_seq,
+    last_seq_received_by,
+    stored_text,
+    to_micros,
+)
 from journal.storage import Store
 from projector.runner import LIVE
 from projector.sessions import SessionRow, next_plugin_id
@@ -29,44 +35,9 @@ KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh
 COUNTERS = {"session_energy": 1.0, "total_energy": 1000.0, "wh": None}  # to Wh; None: per charger
 SAMPLE_ROWS = 40_000  # journal positions read at most; longer sessions are sampled in slices
 WINDOW_S = 35.0  # a slice's length in time: 2.x and idle chargers dump every 30 s
-PROBES = 64  # journal positions looked up per query while finding the unplug's position
 PLAUSIBLE = 1e9  # readings outside 0..PLAUSIBLE are junk (the projector ignores them too)
 MAX_POWER_W = 50_000.0  # an energy step faster than this is a bad reading, not charging
 US = 1_000_000
-
-
-def _bucket_sql(store: Store) -> tuple[str, str]:
-    """(bucket index of received_at from a start time and a width in us, payload as a number)."""
-    if store.dialect == "sqlite":
-        return (
-            "CAST((julianday(received_at) - julianday(?)) * 86400000000.0 / ? AS INTEGER)",
-            "CAST(payload AS REAL)",
-        )
-    return "FLOOR(TIMESTAMPDIFF(MICROSECOND, ?, received_at) / ?)", "CAST(payload AS DOUBLE)"
-
-
-def _last_seq_until(store: Store, moment_us: int, low: int, high: int) -> int:
-    """The last seq in [low, high] received at or before a moment: each query reads the time at
-    PROBES positions (primary-key lookups) and keeps the one interval that holds the answer."""
-    while high - low > PROBES:
-        step = (high - low) / PROBES
-        probes = sorted({round(low + step * i) for i in range(1, PROBES)})
-        marks = ", ".join("?" for _ in probes)
-        rows = store.query(
-            f"SELECT seq, received_at FROM journal WHERE seq IN ({marks}) ORDER BY seq", probes
-        )
-        before = [int(seq) for seq, at in rows if to_micros(at) <= moment_us]
-        after = [int(seq) for seq, at in rows if to_micros(at) > moment_us]
-        new_low = max([low, *before])
-        new_high = min([high, *(seq - 1 for seq in after if seq > new_low)])
-        if (new_low, new_high) == (low, high):
-            break
-        low, high = new_low, new_high
-    row = store.query_one(
-        "SELECT MAX(seq) FROM journal WHERE seq >= ? AND seq <= ? AND received_at <= ?",
-        (low, high, micros_text(moment_us)),
-    )
-    return int(row[0]) if row and row[0] is not None else low
 
 
 def _slices(low: int, high: int, seconds: float) -> tuple[int, int, int]:
@@ -96,37 +67,25 @@ def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str
     start_us, end_us = to_micros(stored_text(start)), to_micros(stored_text(end))
     following = next_plugin_id(store, session)
     top = following - 1 if following is not None else last_seq(store)
-    high = _last_seq_until(store, end_us, session.id, top) if session.unplugged_at else top
+    high = last_seq_received_by(store, end_us, session.id, top) if session.unplugged_at else top
     width = max(US, (end_us - start_us) // MAX_POINTS + 1)
     count, step, size = _slices(session.id, high, (end_us - start_us) / US)
-    bucket, value = _bucket_sql(store)
-    marks = ", ".join("?" for _ in KEYS)
-    # One slice per row of the recursive CTE; each is a primary-key range on the journal.
-    rows = store.query(
-        "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
-        f"SELECT j.topic, {bucket} AS b, AVG({value}), MAX({value}) "
-        "FROM slice JOIN journal j ON j.seq >= ? + slice.k * ? AND j.seq < ? + slice.k * ? + ? "
-        f"WHERE j.topic IN ({marks}) AND j.received_at >= ? AND j.received_at <= ? "
-        f"AND {value} BETWEEN 0 AND ? GROUP BY j.topic, b",
-        [
-            count - 1,
-            stored_text(start),
-            width,
-            session.id,
-            step,
-            session.id,
-            step,
-            size,
-            *(f"{session.charger}/{k}" for k in KEYS),
-            stored_text(start),
-            stored_text(end),
-            PLAUSIBLE,
-        ],
+    rows = bucketed_readings(
+        store,
+        [f"{session.charger}/{k}" for k in KEYS],
+        first=session.id,
+        slices=count,
+        step=step,
+        size=size,
+        start=start,
+        end=end,
+        width_us=width,
+        ceiling=PLAUSIBLE,
     )
     store.rollback()
     buckets: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
     for topic, index, mean, peak in rows:
-        buckets[int(index)][str(topic).rpartition("/")[2]] = (float(mean), float(peak))
+        buckets[index][topic.rpartition("/")[2]] = (mean, peak)
     order = sorted(buckets)
     times = [(start_us + i * width + width // 2) / US for i in order]
     power = [_power(buckets[i]) for i in order]

@@ -38,6 +38,7 @@ class Store(ABC):
     """One connection to the database, used by one thread at a time."""
 
     dialect: str = ""
+    last_id_sql: str = ""  # the SELECT of the id the connection's last INSERT gave
 
     def __init__(self, target: DatabaseTarget) -> None:
         self.target = target
@@ -103,6 +104,18 @@ class Store(ABC):
         computed by the server (cheaper than parsing text or datetimes in Python)."""
 
     @abstractmethod
+    def bucket_index_sql(self, column: str) -> str:
+        """An expression giving the index of the time bucket a stored UTC time falls in, counted
+        from a start time (the first `?` it holds, stored text) in buckets of a width in
+        microseconds (the second `?`): for charts the database averages, so a long range
+        sends only a few thousand aggregated rows."""
+
+    @abstractmethod
+    def real_sql(self, expression: str) -> str:
+        """An expression reading a text or binary value (a journal payload) as a floating-point
+        number, for averages computed by the server."""
+
+    @abstractmethod
     def exact_sum_sql(self, expression: str) -> str:
         """An aggregate summing a money column exactly (never through a float), so totals over
         years of sessions are computed by the database and only their sums travel."""
@@ -127,6 +140,15 @@ class Store(ABC):
         """Whether the server can unpack a JSON array into rows (JSON_TABLE), so that a batch
         can be inserted with one bound parameter instead of five per row."""
         return False
+
+    def insert_id(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT and return the id AUTO_INCREMENT gave its row; per connection, so
+        concurrent inserts by other processes cannot mix the ids up."""
+        self.execute(sql, params)
+        row = self.query_one(self.last_id_sql)
+        if row is None:
+            raise StorageError(f"{self.dialect}: no id for the row just inserted")
+        return int(row[0])
 
     def query_one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         rows = self.query(sql, params)

@@ -45,6 +45,7 @@ def _wrap(exc: mysql_errors.Error) -> StorageError:
 
 class MysqlStore(Store):
     dialect = "mysql"
+    last_id_sql = "SELECT LAST_INSERT_ID()"
 
     def __init__(self, target: Any, *, read_timeout: int = 300, read_only: bool = False) -> None:
         super().__init__(target)
@@ -186,6 +187,12 @@ class MysqlStore(Store):
 
     def exact_sum_sql(self, expression: str) -> str:
         return f"SUM({expression})"  # DECIMAL sums are exact
+
+    def bucket_index_sql(self, column: str) -> str:
+        return f"FLOOR(TIMESTAMPDIFF(MICROSECOND, ?, {column}) / ?)"
+
+    def real_sql(self, expression: str) -> str:
+        return f"CAST({expression} AS DOUBLE)"
 
     def micros_sql(self, column: str) -> str:
         # Not UNIX_TIMESTAMP(): MariaDB 10.11 returns NULL for times after 2038.

@@ -51,6 +51,7 @@ class _ExactSum:
 
 class SqliteStore(Store):
     dialect = "sqlite"
+    last_id_sql = "SELECT last_insert_rowid()"
 
     def __init__(self, target: Any, *, read_only: bool = False) -> None:
         super().__init__(target)
@@ -202,6 +203,12 @@ class SqliteStore(Store):
 
     def exact_sum_sql(self, expression: str) -> str:
         return f"exact_sum({expression})"
+
+    def bucket_index_sql(self, column: str) -> str:
+        return f"CAST((julianday({column}) - julianday(?)) * 86400000000.0 / ? AS INTEGER)"
+
+    def real_sql(self, expression: str) -> str:
+        return f"CAST({expression} AS REAL)"
 
     def micros_sql(self, column: str) -> str:
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by strftime, then the fraction.

@@ -16,9 +16,6 @@ from journal.entries import stored_text
 from journal.storage import Store
 from projector.money.tariffs import Band, Tariff, days_from_mask
 
-# The id the connection's last INSERT gave: per connection, so concurrent adds cannot mix them up.
-_LAST_ID = {"sqlite": "SELECT last_insert_rowid()", "mysql": "SELECT LAST_INSERT_ID()"}
-
 
 @dataclass(frozen=True)
 class Payment:
@@ -52,13 +49,6 @@ def _clock(value: Any) -> time:
     return time.fromisoformat(str(value))
 
 
-def _insert(store: Store, sql: str, params: tuple[Any, ...]) -> int:
-    store.execute(sql, params)
-    row = store.query_one(_LAST_ID[store.dialect])
-    assert row is not None
-    return int(row[0])
-
-
 def add_tariff(store: Store, tariff: Tariff) -> int:
     """Store a tariff and its bands in one transaction; returns its new id (tariff.id ignored)."""
     with store.transaction():
@@ -67,8 +57,7 @@ def add_tariff(store: Store, tariff: Tariff) -> int:
 
 def insert_tariff(store: Store, tariff: Tariff) -> int:
     """add_tariff inside the caller's transaction (an import writes many things at once)."""
-    new_id = _insert(
-        store,
+    new_id = store.insert_id(
         "INSERT INTO tariff (valid_from, price_per_kwh, currency, charger, note, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (
@@ -137,8 +126,7 @@ def add_payment(store: Store, payment: Payment) -> int:
 
 def insert_payment(store: Store, payment: Payment) -> int:
     """add_payment inside the caller's transaction."""
-    return _insert(
-        store,
+    return store.insert_id(
         "INSERT INTO payment (paid_on, amount, currency, note, created_at) VALUES (?, ?, ?, ?, ?)",
         (
             payment.paid_on.isoformat(),

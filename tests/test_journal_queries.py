@@ -1,0 +1,106 @@
+"""The journal questions the health page and the detail chart ask (journal/entries.py), on both
+backends: the answers agree with a plain reading of the rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from journal import entries
+from journal.storage import Store
+
+BASE_US = 1_767_225_600_000_000  # 2026-01-01 00:00:00 UTC
+
+
+def _journal(store: Store, values: list[tuple[int, str, bytes]]) -> list[int]:
+    """Append (offset in us from BASE_US, topic, payload) rows; returns their seqs."""
+    rows = [
+        (entries.micros_text(BASE_US + us), topic, payload, 0, 0) for us, topic, payload in values
+    ]
+    before = entries.last_seq(store)
+    entries.append(store, rows)
+    store.commit()
+    return list(range(before + 1, before + 1 + len(rows)))
+
+
+def test_received_at_or_before(store: Store) -> None:
+    assert entries.received_at_or_before(store, 10) is None
+    seqs = _journal(store, [(i * 1_000_123, "a/power", b"1") for i in range(5)])
+    assert entries.received_at_or_before(store, seqs[2]) == BASE_US + 2 * 1_000_123
+    assert entries.received_at_or_before(store, seqs[-1] + 100) == BASE_US + 4 * 1_000_123
+    assert entries.received_at_or_before(store, seqs[0] - 1) is None
+
+
+def test_last_seq_received_by_matches_a_scan(store: Store) -> None:
+    times = [i * 10_000 + (i % 7) for i in range(1000)]  # growing, irregular steps
+    seqs = _journal(store, [(t, "a/state", b"3") for t in times])
+    low, high = seqs[0], seqs[-1]
+    for moment in (-5, 0, 1, 123_456, 5_000_003, 9_990_006, 9_990_005, 20_000_000):
+        expected = max([low, *(s for s, t in zip(seqs, times, strict=True) if t <= moment)])
+        assert entries.last_seq_received_by(store, BASE_US + moment, low, high) == expected
+
+
+def test_bucketed_readings_average_per_bucket_and_skip_junk(store: Store) -> None:
+    second = 1_000_000
+    # A quarter second off the bucket edges (SQLite computes them through julianday's float).
+    rows = [(i * second // 2 + second // 4, "a/power", str(100 * i).encode()) for i in range(20)]
+    rows += [(3 * second, "a/power", b"5e12"), (3 * second, "b/power", b"7")]  # junk, other topic
+    seqs = _journal(store, rows)
+    start = datetime.fromtimestamp(BASE_US / second, UTC)
+    end = datetime.fromtimestamp((BASE_US + 20 * second) / second, UTC)
+    got = entries.bucketed_readings(
+        store,
+        ["a/power"],
+        first=seqs[0],
+        slices=1,
+        step=len(seqs),
+        size=len(seqs),
+        start=start,
+        end=end,
+        width_us=2 * second,
+        ceiling=1e9,
+    )
+    store.rollback()
+    # Bucket k holds readings 4k .. 4k + 3 (two a second, buckets of two seconds).
+    expected = [
+        ("a/power", k, sum(100.0 * i for i in range(4 * k, 4 * k + 4)) / 4, 100.0 * (4 * k + 3))
+        for k in range(5)
+    ]
+    assert sorted(got) == expected
+
+
+def test_bucketed_readings_read_only_the_slices(store: Store) -> None:
+    seqs = _journal(store, [(i * 1000, "a/power", b"1") for i in range(100)])
+    start = datetime.fromtimestamp(BASE_US / 1e6, UTC)
+    end = datetime.fromtimestamp((BASE_US + 10**6) / 1e6, UTC)
+    # Three slices of 5 positions every 40: seqs 0-4, 40-44, 80-84 of the 100, one bucket.
+    got = entries.bucketed_readings(
+        store,
+        ["a/power"],
+        first=seqs[0],
+        slices=3,
+        step=40,
+        size=5,
+        start=start,
+        end=end,
+        width_us=10**7,
+        ceiling=1e9,
+    )
+    store.rollback()
+    assert got == [("a/power", 0, 1.0, 1.0)]
+    # A value only outside the slices never shows.
+    store.execute("UPDATE journal SET payload = ? WHERE seq = ?", (b"50", seqs[20]))
+    store.commit()
+    again = entries.bucketed_readings(
+        store,
+        ["a/power"],
+        first=seqs[0],
+        slices=3,
+        step=40,
+        size=5,
+        start=start,
+        end=end,
+        width_us=10**7,
+        ceiling=1e9,
+    )
+    store.rollback()
+    assert again == got
