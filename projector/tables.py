@@ -25,14 +25,13 @@ TABLES = (
     "recorder_gap",
     "projection_checkpoint",
 )
+# The original logger's energySession columns (after its id): chargelog's energySession keeps
+# them first, so what read the original's table reads this one; legacy_session stores them as
+# imported.
+ORIGINAL_COLUMNS = ("tstamp", "value", "sdur", "carid", "status", "tarifid")
 CYCLE_COLUMNS = (
     "id",
-    "tstamp",
-    "value",
-    "sdur",
-    "carid",
-    "status",
-    "tarifid",
+    *ORIGINAL_COLUMNS,
     "charger",
     "plugin_id",
     "started_at",
@@ -45,6 +44,9 @@ CYCLE_COLUMNS = (
     "flags",
     "projector_version",
 )
+# cycle_cost: one row per cycle and price it was charged at (cost_rows), keyed by the first four.
+COST_COLUMNS = ("cycle_id", "tariff_id", "band", "price", "currency", "wh", "cost")
+COST_KEY = COST_COLUMNS[:4]
 PLUGIN_COLUMNS = (
     "id",
     "charger",
@@ -161,10 +163,8 @@ def upsert(
         )
     priced = [row for cycle in cycles for row in cost_rows(cycle)]
     if priced:
-        columns = ("cycle_id", "tariff_id", "band", "price", "currency", "wh", "cost")
         store.executemany(
-            store.upsert_sql(tables.name("cycle_cost"), columns, columns[:4]),
-            priced,
+            store.upsert_sql(tables.name("cycle_cost"), COST_COLUMNS, COST_KEY), priced
         )
     touched = {p.id for p in plugins} | {c.plugin_id for c in cycles}
     if touched:

@@ -68,39 +68,33 @@ def test_bucketed_readings_average_per_bucket_and_skip_junk(store: Store) -> Non
     assert sorted(got) == expected
 
 
-def test_bucketed_readings_read_only_the_slices(store: Store) -> None:
-    seqs = _journal(store, [(i * 1000, "a/power", b"1") for i in range(100)])
+def _one_second(
+    store: Store, first: int, slices: int, step: int, size: int
+) -> list[entries.Bucket]:
+    """bucketed_readings of a/power over the first second, in one bucket."""
     start = datetime.fromtimestamp(BASE_US / 1e6, UTC)
     end = datetime.fromtimestamp((BASE_US + 10**6) / 1e6, UTC)
-    # Three slices of 5 positions every 40: seqs 0-4, 40-44, 80-84 of the 100, one bucket.
     got = entries.bucketed_readings(
         store,
         ["a/power"],
-        first=seqs[0],
-        slices=3,
-        step=40,
-        size=5,
+        first=first,
+        slices=slices,
+        step=step,
+        size=size,
         start=start,
         end=end,
         width_us=10**7,
         ceiling=1e9,
     )
     store.rollback()
-    assert got == [("a/power", 0, 1.0, 1.0)]
-    # A value only outside the slices never shows.
+    return got
+
+
+def test_bucketed_readings_read_only_the_slices(store: Store) -> None:
+    seqs = _journal(store, [(i * 1000, "a/power", b"1") for i in range(100)])
     store.execute("UPDATE journal SET payload = ? WHERE seq = ?", (b"50", seqs[20]))
     store.commit()
-    again = entries.bucketed_readings(
-        store,
-        ["a/power"],
-        first=seqs[0],
-        slices=3,
-        step=40,
-        size=5,
-        start=start,
-        end=end,
-        width_us=10**7,
-        ceiling=1e9,
-    )
-    store.rollback()
-    assert again == got
+    # Three slices of 5 positions every 40 (seqs 0-4, 40-44, 80-84 of the 100) miss the 50.
+    assert _one_second(store, seqs[0], 3, 40, 5) == [("a/power", 0, 1.0, 1.0)]
+    # Slices of 25 reach it: 25 + 25 + 20 (the journal ends at 99) readings, one of them 50.
+    assert _one_second(store, seqs[0], 3, 40, 25) == [("a/power", 0, (69 + 50) / 70, 50.0)]

@@ -39,6 +39,7 @@ class Store(ABC):
 
     dialect: str = ""
     last_id_sql: str = ""  # the SELECT of the id the connection's last INSERT gave
+    insert_ignore_verb: str = ""  # what starts an INSERT that skips existing keys
 
     def __init__(self, target: DatabaseTarget) -> None:
         self.target = target
@@ -72,14 +73,27 @@ class Store(ABC):
     @abstractmethod
     def table_exists(self, name: str) -> bool: ...
 
-    @abstractmethod
     def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
         """An INSERT that silently skips rows whose unique key already exists."""
+        return (
+            f"{self.insert_ignore_verb} INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({placeholders(columns)})"
+        )
 
-    @abstractmethod
     def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
         """An INSERT that replaces every other column when a row with the same `key` (a column
         or the columns of a composite key) exists."""
+        keys = (key,) if isinstance(key, str) else tuple(key)
+        others = [c for c in columns if c not in keys]
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(columns)}) "
+            f"{self.on_conflict_sql(keys, others)}"
+        )
+
+    @abstractmethod
+    def on_conflict_sql(self, keys: Sequence[str], columns: Sequence[str]) -> str:
+        """The clause of upsert_sql: on a row with the same `keys`, set these `columns` to the
+        values the INSERT brought."""
 
     @abstractmethod
     def create_table_like(self, new: str, existing: str) -> None:

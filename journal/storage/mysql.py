@@ -46,6 +46,7 @@ def _wrap(exc: mysql_errors.Error) -> StorageError:
 class MysqlStore(Store):
     dialect = "mysql"
     last_id_sql = "SELECT LAST_INSERT_ID()"
+    insert_ignore_verb = "INSERT IGNORE"
 
     def __init__(self, target: Any, *, read_timeout: int = 300, read_only: bool = False) -> None:
         super().__init__(target)
@@ -153,18 +154,8 @@ class MysqlStore(Store):
         )
         return row is not None
 
-    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
-        marks = ", ".join("?" for _ in columns)
-        return f"INSERT IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
-        keys = (key,) if isinstance(key, str) else tuple(key)
-        marks = ", ".join("?" for _ in columns)
-        updates = ", ".join(f"{c} = VALUES({c})" for c in columns if c not in keys)
-        return (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON DUPLICATE KEY UPDATE {updates}"
-        )
+    def on_conflict_sql(self, keys: Sequence[str], columns: Sequence[str]) -> str:
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in columns)
 
     def create_table_like(self, new: str, existing: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {new}")

@@ -52,6 +52,7 @@ class _ExactSum:
 class SqliteStore(Store):
     dialect = "sqlite"
     last_id_sql = "SELECT last_insert_rowid()"
+    insert_ignore_verb = "INSERT OR IGNORE"
 
     def __init__(self, target: Any, *, read_only: bool = False) -> None:
         super().__init__(target)
@@ -131,18 +132,9 @@ class SqliteStore(Store):
         row = self.query_one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
         return row is not None
 
-    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
-        marks = ", ".join("?" for _ in columns)
-        return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str | Sequence[str]) -> str:
-        keys = (key,) if isinstance(key, str) else tuple(key)
-        marks = ", ".join("?" for _ in columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        return (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}"
-        )
+    def on_conflict_sql(self, keys: Sequence[str], columns: Sequence[str]) -> str:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+        return f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}"
 
     def _ddl(self, name: str) -> tuple[str, list[tuple[str, str]]]:
         rows = self.query(

@@ -11,19 +11,19 @@ the projector lock, so no rebuild swaps the tables while the import writes into 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
 from journal.entries import stored_text
-from journal.storage import Store
-from projector.legacy.projection import read_stored, write_legacy
+from journal.storage import Store, in_chunks, placeholders
+from projector.legacy.projection import CHUNK, read_stored, write_legacy
 from projector.legacy.source import LegacyData, LegacyTarif, LegacyVersement
 from projector.money.pricing import Pricer
 from projector.money.store import Payment, insert_payment, insert_tariff, list_tariffs
 from projector.money.tariffs import Tariff
-from projector.tables import TableSet
+from projector.tables import ORIGINAL_COLUMNS, TableSet
 
 PRICE_PLACES = Decimal("0.0001")  # tariff.price_per_kwh: DECIMAL(10,4)
 AMOUNT_PLACES = Decimal("0.01")  # payment.amount: DECIMAL(12,2)
@@ -114,9 +114,8 @@ def _import_tarifs(
             report.tariffs.skipped.append(f"tarif #{tarif.id}: no dateA or no value")
             continue
         key = f"tarif:{tarif.id}:{tarif.date_a}"
-        if key in imported:
+        if not _is_new(key, imported, report.tariffs):
             tariff_of[tarif.id] = imported[key]
-            report.tariffs.already += 1
             continue
         tariff = Tariff(
             0,
@@ -147,8 +146,7 @@ def _import_versements(
             report.payments.skipped.append(f"versement #{payment.id}: no dateV or no value")
             continue
         key = f"versement:{payment.id}:{payment.date_v}"
-        if key in imported:
-            report.payments.already += 1
+        if not _is_new(key, imported, report.payments):
             continue
         date_e = local_day(payment.date_e, options.zone).isoformat() if payment.date_e else "none"
         carid = "none" if payment.carid is None else payment.carid
@@ -167,6 +165,15 @@ def _import_versements(
         report.payments.added += 1
 
 
+def _is_new(key: str, imported: Container[str], counts: Counts) -> bool:
+    """Whether no earlier import brought the row of this key (else it counts as already there):
+    import keys name the original rows, so importing the same database again adds nothing."""
+    if key in imported:
+        counts.already += 1
+        return False
+    return True
+
+
 def _remember(store: Store, key: str, kind: str, legacy_id: int, target: int, source: str) -> None:
     store.execute(
         "INSERT INTO legacy_import (import_key, kind, legacy_id, target_id, source, imported_at) "
@@ -178,12 +185,7 @@ def _remember(store: Store, key: str, kind: str, legacy_id: int, target: int, so
 SESSION_COLUMNS = (
     "id",
     "legacy_id",
-    "tstamp",
-    "value",
-    "sdur",
-    "carid",
-    "status",
-    "tarifid",
+    *ORIGINAL_COLUMNS,
     "tariff_id",
     "charger",
     "source",
@@ -212,8 +214,7 @@ def _import_sessions(
             report.sessions.skipped.append(f"energySession #{session.id}: no tstamp")
             continue
         key = f"energySession:{session.id}:{session.tstamp}"
-        if key in have:
-            report.sessions.already += 1
+        if not _is_new(key, have, report.sessions):
             continue
         have.add(key)
         number = session.id
@@ -238,8 +239,10 @@ def _import_sessions(
                 now,
             )
         )
-    marks = ", ".join("?" for _ in SESSION_COLUMNS)
-    sql = f"INSERT INTO legacy_session ({', '.join(SESSION_COLUMNS)}) VALUES ({marks})"
-    for start in range(0, len(rows), 1000):
-        store.executemany(sql, rows[start : start + 1000])
+    sql = (
+        f"INSERT INTO legacy_session ({', '.join(SESSION_COLUMNS)}) "
+        f"VALUES ({placeholders(SESSION_COLUMNS)})"
+    )
+    for chunk in in_chunks(rows, CHUNK):
+        store.executemany(sql, chunk)
     report.sessions.added = len(rows)

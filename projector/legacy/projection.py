@@ -24,12 +24,15 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from journal.config import site_zone
-from journal.storage import Store
+from journal.storage import Store, in_chunks
 from projector.money.pricing import CostParts, Pricer
 from projector.money.tariffs import Tariff
 from projector.records import Cycle, Plugin
 from projector.tables import (
+    COST_COLUMNS,
+    COST_KEY,
     CYCLE_COLUMNS,
+    ORIGINAL_COLUMNS,
     PLUGIN_COLUMNS,
     TableSet,
     cost_rows,
@@ -46,7 +49,7 @@ COST_SCALE = Decimal("1e-12")  # cycle_cost.cost is DECIMAL(24,12)
 _DIVIDE = Context(prec=80)  # Ws x price / 3.6e6 may not terminate: quantized to COST_SCALE
 CHUNK = 1000  # rows per multi-row statement
 
-STORED_COLUMNS = "id, legacy_id, tstamp, value, sdur, carid, status, tarifid, tariff_id, charger"
+STORED_COLUMNS = ", ".join(("id", "legacy_id", *ORIGINAL_COLUMNS, "tariff_id", "charger"))
 
 
 @dataclass(frozen=True)
@@ -178,9 +181,7 @@ def write_legacy(
     """Upsert the rows' sessions, cycles and costs (in the caller's transaction) after removing
     any cost parts legacy cycles had, so a part priced by a tariff since removed goes too."""
     store.execute(f"DELETE FROM {tables.name('cycle_cost')} WHERE cycle_id >= ?", (LEGACY_ID_BASE,))
-    cost_columns = ("cycle_id", "tariff_id", "band", "price", "currency", "wh", "cost")
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
+    for chunk in in_chunks(rows, CHUNK):
         built = [(row, *records(row, pricer)) for row in chunk]
         store.executemany(
             store.upsert_sql(tables.name("energySession"), CYCLE_COLUMNS, "id"),
@@ -193,7 +194,7 @@ def write_legacy(
         parts = [part for _, cycle, _ in built for part in cost_rows(cycle)]
         if parts:
             store.executemany(
-                store.upsert_sql(tables.name("cycle_cost"), cost_columns, cost_columns[:4]), parts
+                store.upsert_sql(tables.name("cycle_cost"), COST_COLUMNS, COST_KEY), parts
             )
         refresh_session_costs(store, tables, [plugin.id for _, _, plugin in built])
     return len(rows)

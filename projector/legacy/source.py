@@ -16,13 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from journal.storage.url import DatabaseTarget, parse_database_url, redact_url
+from projector.tables import ORIGINAL_COLUMNS
 
 PASSWORD_ENV = "CHARGELOG_LEGACY_PASSWORD"  # used when the URL carries no password
 
 # The tables and the columns read from them: the original schema (docs in the README).
-SESSION_SQL = (
-    "SELECT id, tstamp, value, sdur, carid, status, tarifid FROM energySession ORDER BY id"
-)
+SESSION_SQL = f"SELECT id, {', '.join(ORIGINAL_COLUMNS)} FROM energySession ORDER BY id"
 TARIF_SQL = "SELECT id, dateA, value, status FROM tarif ORDER BY id"
 VERSEMENT_SQL = "SELECT id, dateV, dateE, value, carid, status FROM versement ORDER BY id"
 
