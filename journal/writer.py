@@ -29,7 +29,9 @@ class WriteBlocked(Exception):
 
 
 class JournalWriter:
-    """Owns the recorder's one database connection: one writer, so seq order is arrival order."""
+    """Owns the recorder's one database connection and writes its batches in arrival order; the
+    positions each batch takes come from journal_head in its transaction (entries.append), so
+    they follow commit order whatever other writers do."""
 
     def __init__(
         self,

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from journal.storage import Store
+
 MYSQL_ADMIN = os.environ.get("CHARGELOG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
 
 
@@ -179,3 +181,15 @@ def start_recorder(
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
+
+
+FUTURE_VERSION = 9999
+
+
+def make_schema_newer(store: Store) -> None:
+    """Record a schema step this code does not know, as a newer chargelog's migrate would."""
+    store.execute(
+        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+        (FUTURE_VERSION, "future", "2030-01-01 00:00:00"),
+    )
+    store.commit()

@@ -138,12 +138,11 @@ def assert_nothing_lost(db_url: str, store: Store) -> None:
     assert 'id="no-broker-sessions-lost"' in page
 
 
-@pytest.mark.mqtt
-@pytest.mark.timeout(90)
-@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
-def test_broker_killed_under_a_running_recorder(
-    protocol: str, db_url: str, store: Store, topic_prefix: str, tmp_path: Path
-) -> None:
+def unsaved_broker(
+    tmp_path: Path, db_url: str, topic_prefix: str, protocol: str
+) -> tuple[PrivateBroker, str, Path]:
+    """A started private broker that never saves before it is killed, a fresh client id, and a
+    recorder configuration for both."""
     broker = PrivateBroker(tmp_path / "broker", extra=UNSAVED)
     broker.start()
     client_id = f"rec-{uuid.uuid4().hex[:12]}"
@@ -155,6 +154,16 @@ def test_broker_killed_under_a_running_recorder(
         client_id=client_id,
         protocol=protocol,
     )
+    return broker, client_id, config
+
+
+@pytest.mark.mqtt
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_broker_killed_under_a_running_recorder(
+    protocol: str, db_url: str, store: Store, topic_prefix: str, tmp_path: Path
+) -> None:
+    broker, client_id, config = unsaved_broker(tmp_path, db_url, topic_prefix, protocol)
     try:
         with running_recorder(config) as recorder:
             # The first connect ever of this client id: no session, and no loss either.
@@ -183,17 +192,7 @@ def test_broker_killed_under_a_running_recorder(
 def test_broker_killed_while_the_recorder_was_stopped(
     protocol: str, db_url: str, store: Store, topic_prefix: str, tmp_path: Path
 ) -> None:
-    broker = PrivateBroker(tmp_path / "broker", extra=UNSAVED)
-    broker.start()
-    client_id = f"rec-{uuid.uuid4().hex[:12]}"
-    config = write_config(
-        tmp_path,
-        broker_port=broker.port,
-        db_url=db_url,
-        topics=f"{topic_prefix}/#",
-        client_id=client_id,
-        protocol=protocol,
-    )
+    broker, client_id, config = unsaved_broker(tmp_path, db_url, topic_prefix, protocol)
     try:
         with running_recorder(config) as recorder, publisher(broker.port) as pub:
             pub.publish(f"{topic_prefix}/amp", b"before")

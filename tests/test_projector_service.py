@@ -13,6 +13,7 @@ from pathlib import Path
 
 from journal.storage import Store
 from tests.charge_script import Script
+from tests.services import make_schema_newer
 from tests.test_projection_store import journal
 
 
@@ -113,14 +114,6 @@ def test_service_rebuilds_after_a_logic_upgrade(db_url: str, store: Store, tmp_p
         assert "rebuilding the projection" in err
 
 
-def _future_schema(store: Store) -> None:
-    store.execute(
-        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-        (9999, "future", "2030-01-01 00:00:00"),
-    )
-    store.commit()
-
-
 def _projected(store: Store) -> tuple[int, int]:
     """(plug-in sessions, checkpoint rows): what a pass would have written."""
     row = store.query_one(
@@ -147,7 +140,7 @@ def test_service_facing_a_newer_schema_exits_without_writing(
     s = Script()
     s.idle(1, 1).plug().state(3).charge(10).state(2).unplug()
     journal(store, s.messages)
-    _future_schema(store)
+    make_schema_newer(store)
     with projector(db_url, tmp_path, "newer") as process:
         line = _refusal(process)
     assert "version 9999" in line and "upgrade chargelog" in line
@@ -166,7 +159,7 @@ def test_service_stops_when_a_newer_chargelog_migrates_under_it(
     journal(store, s.messages[:first])
     with projector(db_url, tmp_path, "moved") as process:
         wait_until(lambda: sessions(store) == 1)
-        _future_schema(store)
+        make_schema_newer(store)
         journal(store, s.messages[first:])
         line = _refusal(process)
     assert "version 9999" in line

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from tests.recorder_support import (
     wait_for_journal,
     write_config,
 )
-from tests.services import PrivateBroker, TcpProxy
+from tests.services import FUTURE_VERSION, PrivateBroker, TcpProxy, make_schema_newer
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -178,14 +177,6 @@ def test_blocked_past_stall_timeout_exits_75_then_a_restart_loses_nothing(
     check_exact(store, total)
 
 
-def make_schema_newer(store: Store) -> None:
-    store.execute(
-        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-        (999, "from_the_future", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")),
-    )
-    store.commit()
-
-
 def test_a_newer_schema_at_start_is_refused_and_nothing_is_written(
     db_url: str, store: Store, broker: PrivateBroker, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -202,7 +193,7 @@ def test_a_newer_schema_at_start_is_refused_and_nothing_is_written(
         log = recorder.stderr
     assert code != 0
     lines = [line for line in log.splitlines() if line.strip()]
-    assert len(lines) == 1 and "version 999" in lines[0], log
+    assert len(lines) == 1 and f"version {FUTURE_VERSION} " in lines[0], log
     assert journal_count(store) == 0
     assert Spool(spool.path).inspect().frames == 5
 
@@ -238,11 +229,11 @@ def test_a_newer_schema_on_reconnection_stops_without_acking(
             log = recorder.stderr
         assert code == 1, log
         assert "Traceback" not in log, log
-        refusals = [line for line in log.splitlines() if "version 999" in line]
+        refusals = [line for line in log.splitlines() if f"version {FUTURE_VERSION} " in line]
         assert len(refusals) == 1, log
         assert sequence_numbers(read_journal(store)) == list(range(20))
         assert Spool(tmp_path / "recorder.spool").inspect().frames > 0
-        store.execute("DELETE FROM schema_version WHERE version = 999")
+        store.execute("DELETE FROM schema_version WHERE version = ?", (FUTURE_VERSION,))
         store.commit()
         with running_recorder(config, subscribed=False) as restarted:
             wait_for_journal(store, has_all(60), timeout=30, recorder=restarted)

@@ -7,6 +7,7 @@ import pytest
 from journal import entries
 from journal.migrate import SchemaError, code_version, current_version, ensure_schema, migrate
 from journal.storage import StorageError, Store, open_store
+from tests.services import make_schema_newer
 
 PAYLOADS = [b"", b"3", bytes(range(256)), b"\xff\xfe not utf-8", b"x" * 200_000, "é €".encode()]
 
@@ -85,11 +86,7 @@ def test_ensure_schema_refuses_when_auto_migrate_is_off(db_url: str) -> None:
 
 
 def test_schema_newer_than_code_is_refused(store: Store) -> None:
-    store.execute(
-        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-        (9999, "future", "2030-01-01 00:00:00"),
-    )
-    store.commit()
+    make_schema_newer(store)
     with pytest.raises(SchemaError, match="upgrade chargelog"):
         ensure_schema(store, auto_migrate=True)
 

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash
 
 from chargelog.cli import build_parser, main
 from chargelog.commands.web import _is_loopback
-from tests.services import free_port, wait_port
+from tests.services import free_port, make_schema_newer, wait_port
 
 
 class Terminal(io.StringIO):
@@ -78,10 +78,11 @@ def test_loopback(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback
 
 
-def test_serve_runs_under_waitress(tmp_path: Path) -> None:
+def start_serving(db_url: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    """`chargelog serve` on a free port, answering once it returns."""
     port = free_port()
-    config = tmp_path / "c.ini"
-    config.write_text(f"[database]\nurl = sqlite:///{tmp_path / 'c.db'}\n[web]\nport = {port}\n")
+    config = tmp_path / "serve.ini"
+    config.write_text(f"[database]\nurl = {db_url}\n[web]\nport = {port}\n")
     server = subprocess.Popen(
         [sys.executable, "-m", "chargelog.cli", "--config", str(config), "serve"],
         cwd=tmp_path,
@@ -89,6 +90,11 @@ def test_serve_runs_under_waitress(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    return server, port
+
+
+def test_serve_runs_under_waitress(tmp_path: Path) -> None:
+    server, port = start_serving(f"sqlite:///{tmp_path / 'c.db'}", tmp_path)
     try:
         wait_port(port, timeout=20)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
@@ -108,27 +114,14 @@ def test_serve_stops_when_the_schema_moves_past_it(db_url: str, tmp_path: Path) 
     from journal.migrate import migrate
     from journal.storage import open_store
 
-    port = free_port()
-    config = tmp_path / "s.ini"
-    config.write_text(f"[database]\nurl = {db_url}\n[web]\nport = {port}\n")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chargelog.cli", "--config", str(config), "serve"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, port = start_serving(db_url, tmp_path)
     try:
         wait_port(port, timeout=20)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
             assert response.status == 200
         with open_store(db_url) as store:
             migrate(store)
-            store.execute(
-                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                (9999, "future", "2030-01-01 00:00:00"),
-            )
-            store.commit()
+            make_schema_newer(store)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
         assert refused.value.code == 503
