@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from journal.segment_codec import Message, RawEntry
 from journal.storage import Store, placeholders
 
 # (received_at text, topic, payload, qos, retained)
@@ -94,8 +95,6 @@ def micros_text(micros: int) -> str:
     return utc_text(micros * 1000)
 
 
-# (seq, received_at in microseconds, topic, payload, retained): what the projector replays.
-RawEntry = tuple[int, int, str, bytes, bool]
 
 
 _KEY = re.compile(r"^[a-z_]+$")
@@ -135,19 +134,65 @@ def read_raw_after(
     ]
 
 
-def last_seq(store: Store) -> int:
+def read_messages(
+    store: Store, after_seq: int, limit: int, *, up_to: int | None = None
+) -> list[Message]:
+    """Live rows after a position with every field a segment keeps (import_key only as the
+    fact that the row was imported), in seq order: what sealing and export read."""
+    micros = store.micros_sql("received_at")
+    sql = (
+        f"SELECT seq, {micros}, topic, payload, qos, retained, "
+        "CASE WHEN import_key IS NULL THEN 0 ELSE 1 END FROM journal WHERE seq > ?"
+    )
+    params: list[object] = [after_seq]
+    if up_to is not None:
+        sql += " AND seq <= ?"
+        params.append(up_to)
+    rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
+    return [
+        (
+            int(r[0]),
+            int(r[1]),
+            r[2],
+            r[3] if type(r[3]) is bytes else bytes(r[3]),
+            int(r[4]),
+            r[5] == 1,
+            r[6] == 1,
+        )
+        for r in rows
+    ]
+
+
+def delete_ranges(store: Store, ranges: Sequence[tuple[int, int]]) -> int:
+    """Delete the live rows in each inclusive seq range, in the caller's transaction (sealing:
+    the same transaction writes their segments). Returns how many rows went."""
+    deleted = 0
+    for low, high in ranges:
+        deleted += store.execute("DELETE FROM journal WHERE seq >= ? AND seq <= ?", (low, high))
+    return deleted
+
+
+def live_bytes(store: Store) -> int:
+    """What the live rows' payloads and topics weigh (not their page overhead)."""
+    row = store.query_one("SELECT SUM(LENGTH(payload) + LENGTH(topic)) FROM journal")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def last_live_seq(store: Store) -> int:
+    """The newest live row's position (0 when none): see journal.reader.last_seq for the
+    journal's newest position, sealed or not."""
     row = store.query_one("SELECT MAX(seq) FROM journal")
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def received_at_or_before(store: Store, position: int) -> int | None:
-    """When the last entry at or before a journal position was received (microseconds since the
-    epoch); None when the journal holds nothing up to there. The health page's "newest entry"
-    and "projected up to" times: one primary-key lookup each."""
+def last_live_at_or_before(store: Store, position: int) -> tuple[int, int] | None:
+    """(seq, receive time in microseconds) of the last live row at or before a position: one
+    primary-key lookup (journal.reader.received_at_or_before adds the sealed part)."""
     row = store.query_one(
-        "SELECT received_at FROM journal WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (position,)
+        "SELECT seq, received_at FROM journal WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+        (position,),
     )
-    return to_micros(row[0]) if row else None
+    return (int(row[0]), to_micros(row[1])) if row else None
 
 
 PROBES = 64  # journal positions looked up per query by last_seq_received_by
@@ -321,6 +366,11 @@ def append_imported(store: Store, rows: Sequence[tuple[str, str, bytes, int, int
         added += max(store.executemany(sql, _numbered(base, chunk)), 0)
         base += len(chunk)
     return added
+
+
+def first_live_seq(store: Store) -> int | None:
+    row = store.query_one("SELECT MIN(seq) FROM journal")
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def count(store: Store) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from journal.config import site_zone
-from journal.entries import last_seq, read_raw_after
+from journal.reader import last_seq, raw_pages
 from journal.storage import Store
 from projector.fleet import Fleet
 from projector.money.pricing import Pricer
@@ -80,13 +80,12 @@ def project_pass(
     if max_entries is not None:
         bound = min(bound, result.position + max_entries)
     pending = 0
-    while result.position < bound:
-        page = read_raw_after(store, result.position, PAGE, up_to=bound, keys=PROJECTED_KEYS)
+    # Sealed segments and live rows alike, in seq order (journal.reader); each page says how
+    # far it covers, even where nothing relevant was there.
+    for page, reached in raw_pages(store, result.position, bound, PROJECTED_KEYS, PAGE):
         feed = fleet.feed
         for seq, micros, topic, payload, retained in page:
             feed(seq, micros, topic, payload, retained)
-        # A short page means nothing relevant remains up to the bound: the position jumps there.
-        reached = page[-1][0] if len(page) == PAGE else bound
         covered = reached - result.position
         result.position = reached
         result.entries += covered

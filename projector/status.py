@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from journal.entries import last_seq, received_at_or_before, stored_text, to_micros
+from journal.entries import stored_text, to_micros
+from journal.reader import last_seq, received_at_or_before
 from journal.storage import Store
 from projector.runner import LIVE
 from projector.tables import read_checkpoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from journal import entries
+from journal import entries, reader
 from journal.storage import Store
 
 BASE_US = 1_767_225_600_000_000  # 2026-01-01 00:00:00 UTC
@@ -16,18 +16,18 @@ def _journal(store: Store, values: list[tuple[int, str, bytes]]) -> list[int]:
     rows = [
         (entries.micros_text(BASE_US + us), topic, payload, 0, 0) for us, topic, payload in values
     ]
-    before = entries.last_seq(store)
+    before = reader.last_seq(store)
     entries.append(store, rows)
     store.commit()
     return list(range(before + 1, before + 1 + len(rows)))
 
 
 def test_received_at_or_before(store: Store) -> None:
-    assert entries.received_at_or_before(store, 10) is None
+    assert reader.received_at_or_before(store, 10) is None
     seqs = _journal(store, [(i * 1_000_123, "a/power", b"1") for i in range(5)])
-    assert entries.received_at_or_before(store, seqs[2]) == BASE_US + 2 * 1_000_123
-    assert entries.received_at_or_before(store, seqs[-1] + 100) == BASE_US + 4 * 1_000_123
-    assert entries.received_at_or_before(store, seqs[0] - 1) is None
+    assert reader.received_at_or_before(store, seqs[2]) == BASE_US + 2 * 1_000_123
+    assert reader.received_at_or_before(store, seqs[-1] + 100) == BASE_US + 4 * 1_000_123
+    assert reader.received_at_or_before(store, seqs[0] - 1) is None
 
 
 def test_last_seq_received_by_matches_a_scan(store: Store) -> None:

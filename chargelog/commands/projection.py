@@ -94,7 +94,7 @@ def _replay(store: Store, args: argparse.Namespace, cfg: Config) -> str:
     """The pass (or the rebuild) `chargelog project` asked for, under the lock; returns the line
     that says what it did."""
     from journal.config import site_zone
-    from journal.entries import last_seq
+    from journal.reader import last_seq
     from projector.catchup import project_or_rebuild
     from projector.money.pricing import config_tariff
     from projector.rebuild import rebuild

@@ -150,6 +150,28 @@ class Store(ABC):
     def max_statement_bytes(self) -> int:
         """How large one statement may be (MySQL's max_allowed_packet), to size batches."""
 
+    def read_committed(self) -> None:
+        """Run the next transaction at READ COMMITTED (no gap locks: a large delete then does
+        not hold up inserts at the journal's end). Call between transactions; SQLite has one
+        writer and no isolation levels, so there it changes nothing."""
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Reads inside see one state of the database, whatever commits meanwhile (the journal
+        reader spans two tables that a seal changes together). Ends with a rollback: only for
+        reading."""
+        self.rollback()
+        self.begin_snapshot()
+        try:
+            yield self
+        finally:
+            self.rollback()
+
+    def begin_snapshot(self) -> None:
+        """Start the read transaction `snapshot` holds (MySQL's REPEATABLE READ already keeps
+        the first read's snapshot until the transaction ends)."""
+        self.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+
     def supports_json_table(self) -> bool:
         """Whether the server can unpack a JSON array into rows (JSON_TABLE), so that a batch
         can be inserted with one bound parameter instead of five per row."""

@@ -146,6 +146,9 @@ class MysqlStore(Store):
             except mysql_errors.Error as exc:
                 raise self._failed(exc) from exc
 
+    def read_committed(self) -> None:
+        self.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
     def table_exists(self, name: str) -> bool:
         row = self.query_one(
             "SELECT 1 FROM information_schema.tables "

@@ -193,6 +193,11 @@ class SqliteStore(Store):
             fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)
 
+    def begin_snapshot(self) -> None:
+        # A deferred BEGIN takes its WAL snapshot at the first read and keeps it to the end.
+        if not self.conn.in_transaction:
+            self.execute("BEGIN")
+
     def exact_sum_sql(self, expression: str) -> str:
         return f"exact_sum({expression})"
 

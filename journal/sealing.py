@@ -1,0 +1,191 @@
+"""`chargelog seal`: move closed days of the journal into compressed segments, losslessly.
+
+Due are the live rows received before the start of the UTC day `[journal] seal_after_days` ago
+and already passed by the projector (seq <= its checkpoint, which the caller gives: the journal
+knows nothing of the projector). They are read in seq order, a bounded chunk at a time; each
+chunk is grouped by topic group and UTC day, every group-day is encoded, decoded again and
+compared with the rows it came from, and only then written: its segments and the deletion of
+its rows in one transaction. A crash at any moment leaves each message exactly once, in a row
+or in a segment, and the next run goes on where this one stopped.
+
+The caller holds the projector lock: no pass reads while rows move, and no two seals overlap.
+The recorder is never blocked for longer than one chunk's writes: reading and encoding happen
+before the first write of the transaction, and on MySQL the transaction runs at READ COMMITTED
+so its deletes take no gap locks where the recorder inserts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from journal import entries, segment_codec, segments
+from journal.entries import Message, micros_text
+from journal.segment_codec import group_of
+from journal.storage import Store
+
+log = logging.getLogger(__name__)
+
+DAY_US = 86_400_000_000
+PAGE = 5000
+CHUNK = 200_000  # rows per transaction: about a day of two chargers at the firmware's cadence
+# Within one group-day, rows further apart than this in seq go into separate segments: a day
+# imported long after it was recorded must not make one segment span the whole journal (the
+# reader decodes overlapping segments together).
+SPLIT_GAP = 1_000_000
+
+
+class SealCheckFailed(Exception):
+    """A block did not decode back to the rows it was made of: nothing was sealed."""
+
+
+@dataclass
+class SealReport:
+    dry_run: bool = False
+    segments: int = 0
+    messages: int = 0
+    block_bytes: int = 0
+    row_bytes: int = 0  # payload and topic bytes of the sealed rows
+    days: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        verb = "would seal" if self.dry_run else "sealed"
+        if not self.messages:
+            return "nothing to seal"
+        ratio = self.block_bytes / self.messages
+        return (
+            f"{verb} {self.messages} message(s) of {len(self.days)} day(s) into "
+            f"{self.segments} segment(s), {self.block_bytes} bytes ({ratio:.2f} bytes a message)"
+        )
+
+
+def cutoff(now_us: int, after_days: int) -> int:
+    """Rows received before this moment are old enough: the start of the UTC day `after_days`
+    days before today."""
+    return (now_us // DAY_US - after_days) * DAY_US
+
+
+def day_of(micros: int) -> str:
+    return micros_text(micros - micros % DAY_US)[:10]
+
+
+Progress = Callable[[int], None]
+
+
+def seal(
+    store: Store,
+    *,
+    position: int,
+    before_us: int,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+) -> SealReport:
+    """Seal the rows at or below `position` received before `before_us`."""
+    report = SealReport(dry_run=dry_run)
+    started = time.time()
+    after = 0
+    pending: list[Message] = []
+    kept: list[int] = []  # scanned rows that stay live (too new), in seq order
+    while after < position:
+        rows = entries.read_messages(store, after, PAGE, up_to=position)
+        if not rows:
+            break
+        for row in rows:
+            if row[1] < before_us:
+                pending.append(row)
+            else:
+                kept.append(row[0])
+        covered = rows[-1][0] - after
+        after = rows[-1][0]
+        if progress is not None:
+            progress(covered)
+        if len(pending) >= chunk:
+            _flush(store, pending, kept, report, dry_run)
+            pending, kept = [], [seq for seq in kept if seq > after]
+    if pending:
+        _flush(store, pending, kept, report, dry_run)
+    store.rollback()  # end the last read transaction
+    if not dry_run:
+        with store.transaction():
+            store.execute(
+                "INSERT INTO journal_seal_run (started_at, finished_at, segments, messages) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    micros_text(int(started * 1e6)),
+                    micros_text(int(time.time() * 1e6)),
+                    report.segments,
+                    report.messages,
+                ),
+            )
+    return report
+
+
+def last_run(store: Store) -> int | None:
+    """When the last seal run finished (microseconds), None if none ever ran."""
+    row = store.query_one("SELECT MAX(finished_at) FROM journal_seal_run")
+    return entries.to_micros(row[0]) if row and row[0] is not None else None
+
+
+def _group_days(rows: list[Message]) -> dict[tuple[str, str], list[list[Message]]]:
+    """Rows (in seq order) by topic group and UTC day, each split where seq jumps far."""
+    grouped: dict[tuple[str, str], list[list[Message]]] = defaultdict(list)
+    day_cache: dict[int, str] = {}
+    for row in rows:
+        day_number = row[1] // DAY_US
+        day = day_cache.get(day_number)
+        if day is None:
+            day = day_cache[day_number] = day_of(row[1])
+        runs = grouped[(group_of(row[2]), day)]
+        if not runs or row[0] - runs[-1][-1][0] > SPLIT_GAP:
+            runs.append([row])
+        else:
+            runs[-1].append(row)
+    return grouped
+
+
+def _ranges(rows: list[Message], kept: list[int]) -> list[tuple[int, int]]:
+    """The sealed rows' seqs as inclusive ranges holding no row that stays live."""
+    seqs = [row[0] for row in rows]
+    breaks = sorted({bisect_left(seqs, seq) for seq in kept if seqs[0] < seq < seqs[-1]})
+    bounds = [0, *breaks, len(seqs)]
+    return [(seqs[a], seqs[b - 1]) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _flush(
+    store: Store, rows: list[Message], kept: list[int], report: SealReport, dry_run: bool
+) -> None:
+    encoded = []
+    for (group, day), runs in sorted(_group_days(rows).items()):
+        for run in runs:
+            block = segment_codec.encode(run)
+            if segment_codec.decode(block.block, block.checksum) != run:
+                raise SealCheckFailed(
+                    f"the block of {group or '(no group)'} on {day} does not decode to its rows"
+                )
+            encoded.append((group, day, block, sum(1 for row in run if row[6])))
+            report.days.add(day)
+    report.segments += len(encoded)
+    report.messages += len(rows)
+    report.block_bytes += sum(len(e[2].block) for e in encoded)
+    report.row_bytes += sum(len(row[3]) + len(row[2].encode()) for row in rows)
+    if dry_run:
+        return
+    now = micros_text(int(time.time() * 1e6))
+    store.rollback()  # the rows read stay as they are: the caller holds the projector lock
+    store.read_committed()
+    try:
+        for group, day, block, imported in encoded:
+            segments.write(store, group, day, block, imported, now)
+        deleted = entries.delete_ranges(store, _ranges(rows, kept))
+        if deleted != len(rows):
+            raise SealCheckFailed(f"{deleted} rows deleted for {len(rows)} sealed: nothing sealed")
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    log.info("sealed %d message(s) into %d segment(s)", len(rows), len(encoded))
