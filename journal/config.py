@@ -163,6 +163,15 @@ class RecorderConfig:
 
 
 @dataclass(frozen=True)
+class JournalConfig:
+    """How long the journal keeps messages as rows before the projector service seals them into
+    compressed segments (whole UTC days this many days old; 0: never by itself, only when
+    `chargelog seal --older-than` is run)."""
+
+    seal_after_days: int = 2
+
+
+@dataclass(frozen=True)
 class ProjectorConfig:
     interval: float = 10.0
 
@@ -196,6 +205,7 @@ class Config:
     mqtt: MqttConfig = MqttConfig()
     database: DatabaseConfig = DatabaseConfig()
     recorder: RecorderConfig = RecorderConfig()
+    journal: JournalConfig = JournalConfig()
     projector: ProjectorConfig = ProjectorConfig()
     site: SiteConfig = SiteConfig()
     tariff: TariffConfig = TariffConfig()
@@ -226,6 +236,7 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
         "max_queue": _range(_parse_int, 100, 10_000_000),
         "stall_timeout": _range(_parse_float, 0.0, 30 * 86400.0),
     },
+    "journal": {"seal_after_days": _range(_parse_int, 0, 36_500)},
     "projector": {"interval": _range(_parse_float, 0.5, 86400.0)},
     "site": {"timezone": _parse_timezone},
     "tariff": {

@@ -31,6 +31,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert cfg.mqtt.protocol == "3.1.1" and cfg.mqtt.tls is False
     assert cfg.database.url == "sqlite:///chargelog.db"
     assert cfg.web.host == "127.0.0.1"
+    assert cfg.journal.seal_after_days == 2
 
 
 def test_config_ini_in_working_directory_is_used(
@@ -66,6 +67,14 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     assert cfg.database.url == "sqlite:///other.db"
 
 
+def test_seal_after_days_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """0 is a value (automatic sealing off), not a missing one; the environment wins."""
+    path = write(tmp_path, "[journal]\nseal_after_days = 0\n")
+    assert load_config(path, env={}).journal.seal_after_days == 0
+    env = {"CHARGELOG_JOURNAL_SEAL_AFTER_DAYS": "7"}
+    assert load_config(path, env=env).journal.seal_after_days == 7
+
+
 def test_systemd_credentials(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()
@@ -97,6 +106,21 @@ def test_systemd_credentials(tmp_path: Path) -> None:
             "[recorder]\n",
             {"CHARGELOG_RECORDER_BATCH_SIZE": "0"},
             "environment CHARGELOG_RECORDER_BATCH_SIZE",
+        ),
+        (
+            "[journal]\nseal_after_days = -1\n",
+            {},
+            "[journal] seal_after_days: -1 is outside 0..36500",
+        ),
+        (
+            "[journal]\nseal_after_days = 1.5\n",
+            {},
+            "[journal] seal_after_days: '1.5' is not a whole number",
+        ),
+        (
+            "[journal]\n",
+            {"CHARGELOG_JOURNAL_SEAL_AFTER_DAYS": "soon"},
+            "environment CHARGELOG_JOURNAL_SEAL_AFTER_DAYS: [journal] seal_after_days",
         ),
     ],
 )
