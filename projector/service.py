@@ -7,25 +7,51 @@ service rebuilds them from the journal by itself.
 The schema is checked on every (re)connection and again before every pass: a schema this code
 does not know (newer, or not migrated with auto_migrate off) stops the service with one line and
 a non-zero exit, before anything is written; retrying could only log the same refusal forever.
+So does a damaged journal segment met by a pass (journal.segments.SegmentDamaged, its one line):
+the projection cannot go past it, and nothing is written from it.
+
+Once a day, after a pass and under the same lock, the service seals what is due (journal.sealing:
+whole UTC days `[journal] seal_after_days` old, up to the checkpoint the pass just wrote; 0 turns
+this off). "Once a day" is 24 h after the last seal run recorded in `journal_seal_run` (by this
+service or by `chargelog seal`), so a restart never seals twice. A seal that fails (a block that
+does not decode back to its rows, a missing privilege, a damaged segment) is logged as an error
+with its one line and tried again 24 h later (or at the next start): each message stays where it
+was, in a row or in a segment already committed, and projecting goes on, which matters more than
+the disk space. A database outage during a seal is an outage like any other:
+the next pass after it seals. A long first seal pings the watchdog as it goes and stops between
+pages on SIGTERM (what it sealed is committed; the next start goes on from there).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from journal import sealing
 from journal.config import Config, site_zone
 from journal.migrate import SchemaError, check_current, ensure_schema
 from journal.sdnotify import Notifier
-from journal.storage import StorageUnavailable, Store, open_store
+from journal.segments import SegmentDamaged
+from journal.storage import StorageError, StorageUnavailable, Store, open_store
 from projector.catchup import LockHeld, project_or_rebuild, projector_lock
 from projector.money.pricing import config_tariff
+from projector.runner import LIVE
+from projector.tables import read_checkpoint
 
 log = logging.getLogger(__name__)
+
+SEAL_EVERY_US = 24 * 3600 * 1_000_000
+
+
+class _Stopping(Exception):
+    """SIGTERM arrived during a seal: it stops between two pages."""
 
 
 class ProjectorService:
@@ -38,14 +64,16 @@ class ProjectorService:
         self._lock_warned = False
         self._down = False
         self._scheduler: BlockingScheduler | None = None
-        self.refused: SchemaError | None = None
+        self.refused: SchemaError | SegmentDamaged | None = None
+        self._seal_retry_us = 0  # after a failed seal: no new attempt before this moment
+        self._stopping = threading.Event()
 
     def tick(self) -> None:
         """One scheduled pass; an outage is logged and retried at the next tick, a schema this
         code does not know stops the service."""
         try:
             self._tick()
-        except SchemaError as exc:
+        except (SchemaError, SegmentDamaged) as exc:
             self.refused = exc
             self._disconnect()
             if self._scheduler is not None:
@@ -58,6 +86,7 @@ class ProjectorService:
                 with projector_lock(store, 0):
                     self._lock_warned = False
                     self._project(store)
+                    self._seal_if_due(store)
             except LockHeld:
                 if not self._lock_warned:
                     log.warning("another projector holds the lock; waiting for it")
@@ -116,9 +145,45 @@ class ProjectorService:
                 result.plugins_written,
             )
 
+    def _seal_if_due(self, store: Store) -> None:
+        """The daily seal, under the lock the pass holds (see the module's docstring)."""
+        days = self.cfg.journal.seal_after_days
+        now = int(time.time() * 1_000_000)
+        if days == 0 or now < self._seal_retry_us:
+            return
+        last = sealing.last_run(store)
+        checkpoint = read_checkpoint(store, LIVE)
+        store.rollback()
+        if (last is not None and now - last < SEAL_EVERY_US) or checkpoint is None:
+            return
+        try:
+            report = sealing.seal(
+                store,
+                position=checkpoint.position,
+                before_us=sealing.cutoff(now, days),
+                progress=self._sealing,
+            )
+        except _Stopping:
+            log.info("seal interrupted by the stop; the next start goes on with it")
+            return
+        except StorageUnavailable:
+            raise
+        except (SegmentDamaged, sealing.SealCheckFailed, StorageError) as exc:
+            self._seal_retry_us = now + SEAL_EVERY_US
+            log.error("sealing failed: %s; projecting goes on, next attempt in 24 h", exc)
+            return
+        log.info("daily seal: %s", report.summary())
+
+    def _sealing(self, covered: int) -> None:
+        """The seal's progress: proof of life for the watchdog, and where a stop can cut in."""
+        if self._stopping.is_set():
+            raise _Stopping
+        self.notifier.watchdog()
+
     def run(self) -> int:
         """Project every interval until SIGTERM/SIGINT (exit 0); a refused schema ends it by
-        raising SchemaError, which the command line prints as one line (exit 1)."""
+        raising SchemaError, which the command line prints as one line (exit 1), a damaged
+        segment by printing its line (exit 1)."""
         interval = self.cfg.projector.interval
         scheduler = self._scheduler = BlockingScheduler(timezone=UTC)
         scheduler.add_job(
@@ -133,6 +198,7 @@ class ProjectorService:
         )
 
         def stop(*_: Any) -> None:
+            self._stopping.set()
             self.notifier.stopping()
             scheduler.shutdown(wait=True)  # lets a running pass commit
 
@@ -144,6 +210,9 @@ class ProjectorService:
         self._disconnect()
         if self.refused is not None:
             self.notifier.stopping()
+            if isinstance(self.refused, SegmentDamaged):
+                print(f"chargelog: {self.refused}", file=sys.stderr)
+                return 1
             raise self.refused
         log.info("projector stopped")
         return 0
