@@ -399,3 +399,90 @@ def iter_all(store: Store, after_seq: int = 0, page: int = 5000) -> Iterator[Jou
             return
         yield from entries
         after_seq = entries[-1].seq
+
+
+# ---- the detail chart over sealed and live messages, and the journal's footprint -------------
+
+# (topic, bucket index, sum, count, max) of numeric readings: what bucketed_sums returns.
+BucketSums = tuple[str, int, float, int, float]
+
+
+def bucketed_sums(
+    store: Store,
+    topics: Sequence[str],
+    *,
+    first: int,
+    slices: int,
+    step: int,
+    size: int,
+    start_us: int,
+    end_us: int,
+    width_us: int,
+    ceiling: float,
+) -> list[BucketSums]:
+    """bucketed_readings with the sum and the count instead of the mean, so the live rows'
+    buckets can be merged with those webapp/series.py adds up from sealed segments, and with the
+    bucket index computed exactly, floor((received_at - start) / width) in integer microseconds,
+    as Python computes it for the sealed messages (bucket_index_sql goes through julianday's
+    milliseconds on SQLite and MariaDB's 4-decimal division, which can put a reading that lies
+    near an edge into the next bucket)."""
+    micros = store.micros_sql("j.received_at")
+    value = store.real_sql("j.payload")
+    # Integer division of non-negative integers, exact on both (no `%`: MySQL Connector does
+    # not undo the store's doubling of a literal % outside quotes).
+    divided = "r.d DIV ?" if store.dialect == "mysql" else "r.d / ?"
+    rows = store.query(
+        "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
+        f"SELECT r.topic, {divided} AS b, SUM(r.v), COUNT(*), MAX(r.v) FROM ("
+        f"SELECT j.topic AS topic, {micros} - ? AS d, {value} AS v "
+        "FROM slice JOIN journal j ON j.seq >= ? + slice.k * ? AND j.seq < ? + slice.k * ? + ? "
+        f"WHERE j.topic IN ({placeholders(topics)}) AND j.received_at >= ? "
+        "AND j.received_at <= ?) AS r WHERE r.v BETWEEN 0 AND ? GROUP BY r.topic, b",
+        [
+            slices - 1,
+            width_us,
+            start_us,
+            first,
+            step,
+            first,
+            step,
+            size,
+            *topics,
+            micros_text(start_us),
+            micros_text(end_us),
+            ceiling,
+        ],
+    )
+    return [
+        (str(topic), int(index), float(total), int(n), float(peak))
+        for topic, index, total, n, peak in rows
+    ]
+
+
+def first_live_between(store: Store, low: int, high: int) -> tuple[int, int] | None:
+    """(seq, receive time in microseconds) of the first live row in [low, high], None when the
+    range holds none (all sealed, or empty): one primary-key lookup."""
+    row = store.query_one(
+        "SELECT seq, received_at FROM journal WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT 1",
+        (low, high),
+    )
+    return (int(row[0]), to_micros(row[1])) if row else None
+
+
+def journal_disk_bytes(store: Store) -> int:
+    """What the journal takes on disk, for the health page. MariaDB: data and index length of
+    `journal` and `journal_segment` (InnoDB's statistics, refreshed in the background after
+    large changes, so a figure can lag a seal by a while). SQLite: the whole database file
+    (page_count * page_size), which a seal does not shrink: freed pages are reused, and only
+    VACUUM gives them back to the disk."""
+    if store.dialect == "mysql":
+        row = store.query_one(
+            "SELECT SUM(data_length + index_length) FROM information_schema.TABLES "
+            "WHERE table_schema = DATABASE() AND table_name IN ('journal', 'journal_segment')"
+        )
+    else:
+        row = store.query_one(
+            "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p, "
+            "pragma_page_size() AS s"
+        )
+    return int(row[0]) if row and row[0] is not None else 0

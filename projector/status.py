@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from journal import entries, sealing, segments
 from journal.entries import stored_text, to_micros
 from journal.reader import last_seq, received_at_or_before
 from journal.storage import Store
@@ -90,13 +91,14 @@ def charger_statuses(store: Store) -> list[ChargerStatus]:
 
 
 def projection_status(store: Store) -> ProjectionStatus:
-    newest = last_seq(store)
-    newest_at = received_at_or_before(store, newest)
-    checkpoint = read_checkpoint(store, LIVE)
-    projected_at = None
-    if checkpoint is not None and checkpoint.position:
-        projected_at = received_at_or_before(store, checkpoint.position)
-    store.rollback()
+    # One snapshot: a seal committing meanwhile moves rows from `journal` to `journal_segment`.
+    with store.snapshot():
+        newest = last_seq(store)
+        newest_at = received_at_or_before(store, newest)
+        checkpoint = read_checkpoint(store, LIVE)
+        projected_at = None
+        if checkpoint is not None and checkpoint.position:
+            projected_at = received_at_or_before(store, checkpoint.position)
     return ProjectionStatus(
         journal_position=newest,
         journal_newest_at=_utc(newest_at),
@@ -104,6 +106,47 @@ def projection_status(store: Store) -> ProjectionStatus:
         projected_newest_at=_utc(projected_at),
         projector_version=checkpoint.projector_version if checkpoint else None,
         updated_at=_utc(to_micros(checkpoint.updated_at)) if checkpoint else None,
+    )
+
+
+@dataclass(frozen=True)
+class JournalFootprint:
+    """What keeping every message costs: the journal's bytes on disk and where its messages
+    are (live rows, or sealed into compressed segments), and when sealing last ran."""
+
+    disk_bytes: int  # see journal.entries.journal_disk_bytes for what each backend counts
+    live_rows: int
+    segments: int
+    sealed_messages: int
+    block_bytes: int  # the sealed segments' compressed blocks alone
+    last_seal_run_at: datetime | None  # the last `chargelog seal` run, sealing or not
+    last_sealed_at: datetime | None  # when the newest segment was written
+
+    @property
+    def messages(self) -> int:
+        return self.live_rows + self.sealed_messages
+
+    @property
+    def bytes_per_message(self) -> float | None:
+        return self.disk_bytes / self.messages if self.messages else None
+
+
+def journal_footprint(store: Store) -> JournalFootprint:
+    """The journal's size for the health page, read in one snapshot (a seal moves messages
+    from rows to segments in one transaction: never counted twice or not at all)."""
+    with store.snapshot():
+        disk = entries.journal_disk_bytes(store)
+        live = entries.count(store)
+        sealed = segments.totals(store)
+        last_run = sealing.last_run(store)
+    return JournalFootprint(
+        disk_bytes=disk,
+        live_rows=live,
+        segments=sealed.segments,
+        sealed_messages=sealed.messages,
+        block_bytes=sealed.block_bytes,
+        last_seal_run_at=_utc(last_run),
+        last_sealed_at=_utc(sealed.last_sealed_at),
     )
 
 

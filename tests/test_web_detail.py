@@ -1,19 +1,29 @@
 """Session detail `/sessions/<id>` (issue 4): power and energy from the journal, downsampled on
-the server; counters and end reason of each cycle; every flag explained; 404 for unknown ids."""
+the server; counters and end reason of each cycle; every flag explained; 404 for unknown ids.
+Issue 11: the same curve when the session's messages are sealed, wholly or partly; a damaged
+segment is shown as its one line, never drawn."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from journal import sealing, segments
+from journal.storage import Store
+from projector.catchup import projector_lock
 from projector.records import FLAG_TEXT
+from projector.runner import LIVE
+from projector.tables import read_checkpoint
+from tests import web_site
 from tests.web_site import EVIL, LEGACY
-from webapp import series
+from webapp import create_app, series
 from webapp.formatting import END_REASON_TEXT
 
 
@@ -118,3 +128,127 @@ def test_unknown_session(client: FlaskClient, path: str) -> None:
 @pytest.mark.parametrize("path", ["/sessions/abc", "/sessions/-1", "/sessions/"])
 def test_not_a_session_url(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+# ---- sealed sessions (issue 11): the curve from segments is the curve from rows ---------------
+
+PART_SEALED = "2026-04-10 08:00:00"  # inside the long session: its start sealed, its end live
+
+
+def seal_before(store: Store, moment_us: int) -> int:
+    """Seal the projected rows received before a moment (as `chargelog seal` does); how many."""
+    with projector_lock(store, 5):
+        checkpoint = read_checkpoint(store, LIVE)
+        assert checkpoint is not None
+        report = sealing.seal(store, position=checkpoint.position, before_us=moment_us)
+    return report.messages
+
+
+def micros(text: str) -> int:
+    return round(web_site.at(text) * 1_000_000)
+
+
+@pytest.fixture
+def own_site(store: Store, db_url: str) -> Flask:
+    """tests/web_site.py in a database of this test's own, which it may seal and damage."""
+    web_site.build(store, NOW)
+    return create_app(web_site.web_config(db_url), {"TESTING": True})
+
+
+NOW = datetime.now(UTC)
+
+
+def curves(client: FlaskClient) -> dict[int, dict[str, Any] | None]:
+    """Every session's chart data as its page shows it (None: no chart)."""
+    out: dict[int, dict[str, Any] | None] = {}
+    for s in sessions(client):
+        page = client.get(f"/sessions/{s['id']}")
+        assert page.status_code == 200, s
+        out[s["id"]] = chart(page.text) if 'id="session-series"' in page.text else None
+    return out
+
+
+def where(store: Store, session_id: int) -> tuple[int, int]:
+    """(live rows, sealed messages) among a session's first 500 journal positions."""
+    live = store.query_one(
+        "SELECT COUNT(*) FROM journal WHERE seq >= ? AND seq < ?", (session_id, session_id + 500)
+    )
+    sealed = sum(
+        1
+        for info in segments.overlapping(store, session_id - 1, session_id + 499)
+        for m in segments.load(store, info)
+        if session_id <= m[0] < session_id + 500
+    )
+    store.rollback()
+    assert live is not None
+    return int(live[0]), sealed
+
+
+def test_the_curve_is_the_same_partly_and_wholly_sealed(own_site: Flask, store: Store) -> None:
+    client = own_site.test_client()
+    live = curves(client)
+    long_id = long_session(client)["id"]
+    assert live[long_id] and len(live[long_id]["t"]) > 500  # type: ignore[index]
+    assert seal_before(store, micros(PART_SEALED)) > 0
+    assert where(store, long_id)[1] > 0  # its start is sealed ...
+    last = store.query_one("SELECT COUNT(*) FROM journal WHERE seq > ?", (long_id,))
+    assert last and last[0] > 0  # ... and its end still live
+    store.rollback()
+    assert curves(client) == live
+    assert seal_before(store, int(NOW.timestamp() * 1_000_000) + 1) > 0
+    assert store.query_one("SELECT COUNT(*) FROM journal") == (0,)
+    store.rollback()
+    assert curves(client) == live
+    assert curves(client) == live  # again, from the cache of decoded segments
+
+
+def test_sealed_messages_are_read_whole_not_sampled(
+    own_site: Flask, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sampling bounds the database's work on long live ranges; a sealed range is decoded once
+    and cached, so all of it is drawn: the same curve as the unsampled read of the rows."""
+    client = own_site.test_client()
+    long_id = long_session(client)["id"]
+    whole = chart(client.get(f"/sessions/{long_id}").text)
+    assert not whole["sampled"]
+    monkeypatch.setattr(series, "SAMPLE_ROWS", 2000)
+    assert chart(client.get(f"/sessions/{long_id}").text)["sampled"]
+    seal_before(store, micros(PART_SEALED))
+    partly = chart(client.get(f"/sessions/{long_id}").text)
+    assert partly["sampled"]  # the live end still is
+    assert 34.0 < partly["energy_kwh"][-1] <= 36.0
+    seal_before(store, int(NOW.timestamp() * 1_000_000) + 1)
+    assert chart(client.get(f"/sessions/{long_id}").text) == whole
+
+
+@pytest.mark.parametrize("column", ["block", "checksum"])
+def test_a_damaged_segment_shows_its_line_and_no_chart(
+    own_site: Flask, store: Store, column: str
+) -> None:
+    client = own_site.test_client()
+    s = long_session(client)
+    seal_before(store, micros(PART_SEALED))
+    (info,) = [i for i in segments.every(store) if i.first_seq <= s["id"] <= i.last_seq]
+    (value,) = store.query_one(f"SELECT {column} FROM journal_segment WHERE id = ?", (info.id,))
+    flipped = bytearray(value)
+    flipped[len(flipped) // 2] ^= 0x10
+    with store.transaction():
+        store.execute(
+            f"UPDATE journal_segment SET {column} = ? WHERE id = ?", (bytes(flipped), info.id)
+        )
+    with pytest.raises(segments.SegmentDamaged) as damaged:
+        segments.load(store, info)
+    store.rollback()
+    line = str(damaged.value)
+    assert f"journal segment {info.id} ({web_site.MODERN}, 2026-04-10) is damaged" in line
+    response = client.get(f"/sessions/{s['id']}")
+    assert response.status_code == 500
+    page = response.text
+    assert html.escape(line) in page and 'id="chart-session-damaged"' in page
+    assert 'id="chart-session"' not in page and 'id="session-series"' not in page
+    assert 'id="session-facts"' in page and all(
+        f'id="cycle-{c["id"]}"' in page for c in s["cycles"]
+    )
+    # Sessions of other days and chargers are still drawn.
+    others = [x for x in sessions(client) if x["id"] != s["id"]]
+    assert all(client.get(f"/sessions/{x['id']}").status_code == 200 for x in others)

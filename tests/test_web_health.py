@@ -4,7 +4,10 @@ the last 30 days. HTML for people, JSON for `Accept: application/json`."""
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from journal import entries, sealing
+from journal.entries import micros_text
 from journal.spool import Spool, default_spool_path
 from journal.storage import Store, open_store
+from projector.catchup import projector_lock
+from projector.runner import LIVE, project_pass
+from projector.tables import read_checkpoint
 from tests.web_site import EVIL, LEGACY, MODERN, RECENT, web_config
 from webapp import create_app
 
@@ -69,9 +77,24 @@ def test_html(client: FlaskClient) -> None:
 def test_new_install(fresh_app: Flask) -> None:
     data = health(fresh_app.test_client())
     assert data["chargers"] == [] and data["gaps"] == [] and data["broker_sessions_lost"] == []
-    assert data["journal"] == {"position": 0, "newest_at": None}
+    assert data["journal"] == {
+        "position": 0,
+        "newest_at": None,
+        "bytes_on_disk": data["journal"]["bytes_on_disk"],  # the empty tables still take some
+        "bytes_per_message": None,
+        "messages": 0,
+        "live_rows": 0,
+        "sealed_messages": 0,
+        "segments": 0,
+        "segment_block_bytes": 0,
+        "last_seal_run_at": None,
+        "last_sealed_at": None,
+    }
+    assert data["journal"]["bytes_on_disk"] > 0
     assert data["projector"]["position"] == 0 and data["projector"]["lag_s"] is None
-    assert "No charger has been heard yet" in fresh_app.test_client().get("/health").text
+    page = fresh_app.test_client().get("/health").text
+    assert "No charger has been heard yet" in page
+    assert 'id="health-last-seal">never<' in page
 
 
 def test_broker_sessions_lost(fresh_app: Flask, store: Store) -> None:
@@ -124,3 +147,102 @@ def test_database_not_migrated(db_url: str, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 503
     assert "chargelog migrate" in response.text
+
+
+# ---- what keeping every message costs (issue 11) -----------------------------------------------
+
+DAY_US = 86_400_000_000
+CHARGING = ("amp", "voltage", "power", "session_energy", "temp")  # every 5 s
+DUMP = ("state", "vehicle", "uptime", "total_energy", "srssi", "freeram", "ota", "config")
+
+
+def two_chargers_charging(start_us: int, hours: int) -> list[tuple[str, str, bytes, int, int]]:
+    """Two chargers charging at the firmware's cadence, with noise in the values."""
+    rng = random.Random(11)
+    rows = []
+    for second in range(0, hours * 3600, 5):
+        for charger in ("openevse-aaaa", "openevse-bbbb"):
+            at = start_us + second * 1_000_000 + rng.randrange(1000)
+            energy = second * 2.0
+            values = {
+                "amp": f"{rng.gauss(32000, 50):.0f}",
+                "voltage": f"{rng.gauss(230, 0.8):.2f}",
+                "power": f"{rng.gauss(7360, 20):.0f}",
+                "session_energy": f"{energy:.1f}",
+                "temp": f"{rng.gauss(300, 3):.0f}",
+                "state": "3",
+                "vehicle": "1",
+                "uptime": str(second),
+                "total_energy": f"{(100_000 + energy) / 1000:.4f}",
+                "srssi": str(rng.randrange(-70, -50)),
+                "freeram": str(rng.randrange(90_000, 110_000)),
+                "ota": "false",
+                "config": "",
+            }
+            keys = CHARGING + (DUMP if second % 30 == 0 else ())
+            rows += [(micros_text(at), f"{charger}/{k}", values[k].encode(), 0, 0) for k in keys]
+    return rows
+
+
+def settled_journal(client: FlaskClient, store: Store, db_url: str) -> dict[str, Any]:
+    """The health page's journal figures once the disk has given back what a seal freed:
+    SQLite's file keeps freed pages until VACUUM; InnoDB frees the deleted rows' pages when its
+    purge gets to them (seconds to a minute) unless OPTIMIZE TABLE rebuilds the table, and
+    shows the sizes in its statistics after ANALYZE."""
+    if db_url.startswith("mysql"):
+        store.query("OPTIMIZE TABLE journal")
+        store.query("ANALYZE TABLE journal, journal_segment")
+    else:
+        store.execute("VACUUM")
+    store.rollback()
+    return health(client)["journal"]  # type: ignore[no-any-return]
+
+
+def test_the_journal_footprint_before_and_after_sealing(
+    fresh_app: Flask, store: Store, db_url: str
+) -> None:
+    """Bytes on disk, bytes a message, live rows, segments, sealed messages and the last seal:
+    a seal moves every message of an old day into a few bytes each."""
+    client = fresh_app.test_client()
+    now_us = int(time.time() * 1_000_000)
+    day_us = (now_us // DAY_US - 5) * DAY_US
+    rows = two_chargers_charging(day_us, 6)
+    entries.append(store, rows)
+    store.commit()
+    while project_pass(store).entries:
+        pass
+    if db_url.startswith("mysql"):
+        store.query("ANALYZE TABLE journal")  # InnoDB's size statistics, after the insert
+        store.rollback()
+    live = health(client)["journal"]
+    assert (live["messages"], live["live_rows"], live["sealed_messages"]) == (
+        len(rows),
+        len(rows),
+        0,
+    )
+    assert live["segments"] == 0 and live["last_seal_run_at"] is None
+    assert live["bytes_per_message"] == round(live["bytes_on_disk"] / len(rows), 2)
+    started = datetime.now(UTC).replace(microsecond=0)
+    with projector_lock(store, 5):
+        checkpoint = read_checkpoint(store, LIVE)
+        assert checkpoint is not None
+        report = sealing.seal(store, position=checkpoint.position, before_us=day_us + DAY_US)
+    assert report.messages == len(rows)
+    sealed = settled_journal(client, store, db_url)
+    assert sealed["live_rows"] == 0 and sealed["sealed_messages"] == len(rows)
+    assert sealed["messages"] == len(rows) and sealed["segments"] == report.segments == 2
+    assert sealed["segment_block_bytes"] == report.block_bytes < 3 * len(rows)
+    assert (
+        sealed["bytes_per_message"] < 6
+        and 10 * sealed["bytes_per_message"] < live["bytes_per_message"]
+    )
+    for key in ("last_seal_run_at", "last_sealed_at"):
+        assert sealed[key] >= started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = client.get("/health").text
+    assert f"{len(rows):,}: 0 live rows, {len(rows):,} sealed" in page
+    assert 'id="health-segments">2 <' in page
+    assert (
+        f"{sealed['bytes_on_disk']:,} bytes, {sealed['bytes_per_message']:.2f} bytes a message"
+        in page
+    )
+    assert 'id="health-last-seal">never<' not in page

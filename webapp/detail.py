@@ -4,11 +4,14 @@ explained."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template
 
+from journal.segments import SegmentDamaged
 from journal.storage import Store
 from projector.money.costs import cost_parts_of_sessions, display_text
 from projector.money.tariffs import CONFIG_TARIFF, NO_TARIFF
@@ -17,6 +20,7 @@ from webapp.db import get_db
 from webapp.money_queries import band_lines, tariff_names
 from webapp.series import MAX_POINTS, session_series
 
+log = logging.getLogger(__name__)
 bp = Blueprint("detail", __name__)
 MAX_ID = 2**63 - 1  # ids are journal positions (BIGINT)
 
@@ -60,8 +64,12 @@ def cost_split(store: Store, session_id: int) -> list[SplitLine]:
 
 
 @bp.route("/sessions/<int:session_id>")
-def show(session_id: int) -> str:
-    """One plug-in session: facts, chart data, cycles, cost split; 404 when unknown."""
+def show(session_id: int) -> tuple[str, int]:
+    """One plug-in session: facts, chart data, cycles, cost split; 404 when unknown.
+
+    A damaged segment among the session's messages is never drawn: the chart's place shows the
+    one line that names it, the rest of the page (all from the projection) still renders, and
+    the answer is a 500 so that monitoring and scripts see the damage too."""
     if session_id > MAX_ID:
         abort(404, f"There is no session {session_id}.")
     db = get_db()
@@ -69,13 +77,21 @@ def show(session_id: int) -> str:
     if session is None:
         abort(404, f"There is no session {session_id}.")
     now = datetime.now(UTC)
-    series = session_series(db, session, now)
-    return render_template(
+    series: dict[str, Any] | None = None
+    damaged = None
+    try:
+        series = session_series(db, session, now)
+    except SegmentDamaged as exc:
+        damaged = str(exc)
+        log.error("session %d: %s", session_id, damaged)
+    page = render_template(
         "detail.html",
         s=session,
         series=series,
+        damaged=damaged,
         split=cost_split(db, session_id),
         max_points=MAX_POINTS,
         zone_name=str(current_app.config["SITE_ZONE"]),
         now=now,
     )
+    return page, 500 if damaged else 200

@@ -1,6 +1,7 @@
 """Health `/health`: is logging working? Per charger the last message and the firmware the
-counters reveal, the journal's size and newest message, where the projector stands, and the
-recorder's silences over the last 30 days. HTML for people, JSON with Accept: application/json.
+counters reveal, the journal's newest message and what keeping it costs (bytes on disk, live rows
+and sealed segments, the last seal), where the projector stands, and the recorder's silences over
+the last 30 days. HTML for people, JSON with Accept: application/json.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from journal.spool import Spool, SpoolStatus, default_spool_path
 from projector.status import (
     BrokerSessionLoss,
     ChargerStatus,
+    JournalFootprint,
     ProjectionStatus,
     broker_sessions_lost,
     charger_statuses,
+    journal_footprint,
     projection_status,
     recorder_gaps,
 )
@@ -41,12 +44,28 @@ def _lag_s(status: ProjectionStatus) -> int | None:
     return max(0, int((newest - projected).total_seconds()))
 
 
+def _footprint_json(footprint: JournalFootprint) -> dict[str, Any]:
+    per_message = footprint.bytes_per_message
+    return {
+        "bytes_on_disk": footprint.disk_bytes,
+        "bytes_per_message": None if per_message is None else round(per_message, 2),
+        "messages": footprint.messages,
+        "live_rows": footprint.live_rows,
+        "sealed_messages": footprint.sealed_messages,
+        "segments": footprint.segments,
+        "segment_block_bytes": footprint.block_bytes,
+        "last_seal_run_at": _iso(footprint.last_seal_run_at),
+        "last_sealed_at": _iso(footprint.last_sealed_at),
+    }
+
+
 def as_json(
     chargers: list[ChargerStatus],
     status: ProjectionStatus,
     gaps: list[Gap],
     now: datetime,
     lost: list[BrokerSessionLoss] | None = None,
+    footprint: JournalFootprint | None = None,
 ) -> dict[str, Any]:
     """The health page as JSON: times ISO 8601 UTC with a Z, like the API."""
     return {
@@ -66,6 +85,7 @@ def as_json(
         "journal": {
             "position": status.journal_position,
             "newest_at": _iso(status.journal_newest_at),
+            **(_footprint_json(footprint) if footprint is not None else {}),
         },
         "projector": {
             "position": status.projected_position,
@@ -106,16 +126,20 @@ def show() -> Response:
     db = get_db()
     chargers = charger_statuses(db)
     status = projection_status(db)
+    footprint = journal_footprint(db)
     gaps = recorder_gaps(db, now - GAP_WINDOW)
     lost = broker_sessions_lost(db, now - GAP_WINDOW)
     spool = spool_status()
     if wants_json():
-        response = jsonify({**as_json(chargers, status, gaps, now, lost), "spool": asdict(spool)})
+        figures = as_json(chargers, status, gaps, now, lost, footprint)
+        response = jsonify({**figures, "spool": asdict(spool)})
     else:
         page = render_template(
             "health.html",
             chargers=chargers,
             status=status,
+            footprint=footprint,
+            db_dialect=db.dialect,
             lag_s=_lag_s(status),
             gaps=gaps,
             lost=lost,

@@ -1,14 +1,21 @@
-"""Power and energy over one plug-in session, from the raw journal, for the detail chart.
+"""Power and energy over one plug-in session, from the journal, for the detail chart.
 
-The journal has no index on time, only on seq, and a session's ids are journal positions: its
-messages lie between its own id (the plug-in message) and the next plug-in on the same charger.
-A search on seq (received_at grows with seq: one writer, arrival order) narrows that to the
-unplug. A short session is read whole; a long one (every charger's messages count, so three busy
-chargers make ~20 rows a second) is sampled: evenly spaced slices of the seq range, each long
-enough (WINDOW_S) to hold a full dump of any firmware, about SAMPLE_ROWS rows in all. Either way
-the database averages each of at most MAX_POINTS time buckets per topic, so the cost is bounded
-whatever the session's length: one primary-key range lookup per slice, and at most a few thousand
-aggregated rows to Python.
+A session's ids are journal positions: its messages lie between its own id (the plug-in message)
+and the next plug-in on the same charger. They are live rows, sealed segments (closed days,
+journal/segments.py), or both when sealing stopped inside the session; everything is read in one
+snapshot (Store.snapshot), so a seal committing meanwhile cannot hide a message from both reads.
+
+Either way the readings are averaged into at most MAX_POINTS time buckets per topic, with the
+same rules (webapp/sealed.py), and the two parts merged by sum and count:
+- live rows: a search on seq (received_at grows with seq: arrival order) narrows the range to
+  the unplug. A short range is read whole; a long one (every charger's messages count, so three
+  busy chargers make ~20 rows a second) is sampled: evenly spaced slices of the seq range, each
+  long enough (WINDOW_S) to hold a full dump of any firmware, about SAMPLE_ROWS rows in all. The
+  database does the averaging: one primary-key range lookup per slice, and at most a few
+  thousand aggregated rows to Python.
+- sealed messages: every one of the session's few topics, from the segments of its charger and
+  days, decoded once and then kept in an LRU cache (segments never change).
+A damaged segment is never drawn: session_series raises segments.SegmentDamaged.
 """
 
 from __future__ import annotations
@@ -19,16 +26,18 @@ from datetime import datetime
 from typing import Any
 
 from journal.entries import (
-    bucketed_readings,
-    last_seq,
+    bucketed_sums,
+    first_live_between,
     last_seq_received_by,
     stored_text,
     to_micros,
 )
+from journal.reader import last_seq
 from journal.storage import Store
 from projector.runner import LIVE
 from projector.sessions import SessionRow, next_plugin_id
 from projector.tables import read_checkpoint
+from webapp.sealed import Buckets, Sums, sealed_buckets
 
 MAX_POINTS = 1000
 KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh")
@@ -61,48 +70,80 @@ def _wh_scale(store: Store, charger: str) -> float:
 
 def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str, Any]:
     """{"t": [unix s], "power_kw": [...], "energy_kwh": [...], "sampled": bool}; None where
-    nothing was heard."""
+    nothing was heard. Raises segments.SegmentDamaged when a segment it needs is damaged."""
     start = session.plugged_at
     end = session.unplugged_at or now
     start_us, end_us = to_micros(stored_text(start)), to_micros(stored_text(end))
-    following = next_plugin_id(store, session)
-    top = following - 1 if following is not None else last_seq(store)
-    high = last_seq_received_by(store, end_us, session.id, top) if session.unplugged_at else top
     width = max(US, (end_us - start_us) // MAX_POINTS + 1)
-    count, step, size = _slices(session.id, high, (end_us - start_us) / US)
-    rows = bucketed_readings(
-        store,
-        [f"{session.charger}/{k}" for k in KEYS],
-        first=session.id,
-        slices=count,
-        step=step,
-        size=size,
-        start=start,
-        end=end,
-        width_us=width,
-        ceiling=PLAUSIBLE,
-    )
-    store.rollback()
-    buckets: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
-    for topic, index, mean, peak in rows:
-        buckets[index][topic.rpartition("/")[2]] = (mean, peak)
-    order = sorted(buckets)
+    following = next_plugin_id(store, session)  # the projection's tables: before the snapshot
+    scale = _wh_scale(store, session.charger)
+    topics = [f"{session.charger}/{k}" for k in KEYS]
+    with store.snapshot():
+        top = following - 1 if following is not None else last_seq(store)
+        buckets = sealed_buckets(
+            store,
+            session.charger,
+            topics,
+            low=session.id,
+            high=top,
+            start_us=start_us,
+            end_us=end_us,
+            width_us=width,
+            ceiling=PLAUSIBLE,
+        )
+        sampled = _add_live(store, session, buckets, topics, top, start_us, end_us, width)
+    values: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for (topic, index), sums in buckets.items():
+        values[index][topic.rpartition("/")[2]] = (sums.total / sums.count, sums.peak)
+    order = sorted(values)
     times = [(start_us + i * width + width // 2) / US for i in order]
-    power = [_power(buckets[i]) for i in order]
-    energy = _energy(
-        store,
-        session.charger,
-        [buckets[i] for i in order],
-        times,
-        start_us / US,
-        width / US / 2,
-    )
+    power = [_power(values[i]) for i in order]
+    energy = _energy([values[i] for i in order], scale, times, start_us / US, width / US / 2)
     return {
-        "sampled": count > 1,
+        "sampled": sampled,
         "t": [round(t, 1) for t in times],
         "power_kw": [None if p is None else round(p / 1000, 3) for p in power],
         "energy_kwh": [None if e is None else round(e / 1000, 3) for e in energy],
     }
+
+
+def _add_live(
+    store: Store,
+    session: SessionRow,
+    buckets: Buckets,
+    topics: list[str],
+    top: int,
+    start_us: int,
+    end_us: int,
+    width: int,
+) -> bool:
+    """Add the live rows' buckets (sampled when their range is long); whether it was."""
+    first = first_live_between(store, session.id, top)
+    if first is None:
+        return False  # everything is sealed (or nothing was heard)
+    low, low_at = first
+    high = last_seq_received_by(store, end_us, low, top) if session.unplugged_at else top
+    seconds = (end_us - max(start_us, low_at)) / US
+    count, step, size = _slices(low, high, seconds)
+    rows = bucketed_sums(
+        store,
+        topics,
+        first=low,
+        slices=count,
+        step=step,
+        size=size,
+        start_us=start_us,
+        end_us=end_us,
+        width_us=width,
+        ceiling=PLAUSIBLE,
+    )
+    for topic, index, total, n, peak in rows:
+        found = buckets.get((topic, index))
+        if found is None:
+            buckets[(topic, index)] = Sums(total, n, peak)
+        else:
+            found.add(total, n, peak)
+    return count > 1
 
 
 def _power(values: dict[str, tuple[float, float]]) -> float | None:
@@ -116,9 +157,8 @@ def _power(values: dict[str, tuple[float, float]]) -> float | None:
 
 
 def _energy(
-    store: Store,
-    charger: str,
     values: list[dict[str, tuple[float, float]]],
+    wh_scale: float,
     times: list[float],
     start: float,
     half_width: float,
@@ -131,7 +171,7 @@ def _energy(
     key = next((k for k in COUNTERS if any(k in v for v in values)), None)
     if key is None:
         return [None] * len(values)
-    scale = COUNTERS[key] or _wh_scale(store, charger)
+    scale = COUNTERS[key] or wh_scale
     per_session = key == "session_energy" or (key == "wh" and scale < 1)
     out: list[float | None] = []
     total, previous, previous_t = 0.0, None, 0.0
