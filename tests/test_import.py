@@ -1,4 +1,5 @@
-"""`chargelog import`: mosquitto_sub -v -F '%U %t %p' lines into the journal, idempotently."""
+"""`chargelog import`: mosquitto_sub -F '%U %t %p' and -F '%U %r %q %t %x' lines into the
+journal, idempotently."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from journal import entries
-from journal.importer import LineError, parse_line
+from journal.importer import LineError, parse_any, parse_line
 from journal.storage import Store
 
 
@@ -49,6 +50,40 @@ def test_parse_line(line: bytes, expected: tuple) -> None:
 def test_unparseable_lines(line: bytes, reason: str) -> None:
     with pytest.raises(LineError, match=reason):
         parse_line(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"1700000000.000000001 0 0 a/b 7a", (1700000000_000000001, "a/b", b"z", 0, 0)),
+        (b"1700000000 1 2 a/b 00FF0a", (1700000000_000000000, "a/b", b"\x00\xff\n", 2, 1)),
+        (b"1700000000 1 1 openevse/empty ", (1700000000_000000000, "openevse/empty", b"", 1, 1)),
+        # Not five fields, a retained flag, a qos or even-length hex: a text line.
+        (b"1700000000 0 3 a/b 7a", (1700000000_000000000, "0", b"3 a/b 7a", 0, 0)),
+        (b"1700000000 2 0 a/b 7a", (1700000000_000000000, "2", b"0 a/b 7a", 0, 0)),
+        (b"1700000000 0 0 a/b 7", (1700000000_000000000, "0", b"0 a/b 7", 0, 0)),
+        (b"1700000000 0 0 a/b zz", (1700000000_000000000, "0", b"0 a/b zz", 0, 0)),
+        (b"1700000000 0 0 a/b 7a ", (1700000000_000000000, "0", b"0 a/b 7a ", 0, 0)),
+        (b"1700000000 a/b 1 0 7a", (1700000000_000000000, "a/b", b"1 0 7a", 0, 0)),
+        (b"1700000000 openevse/state 3", (1700000000_000000000, "openevse/state", b"3", 0, 0)),
+    ],
+)
+def test_parse_any_tells_hex_lines_from_text(line: bytes, expected: tuple) -> None:
+    assert parse_any(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"12 0 0 a/b 7a", "outside 2000..2100"),
+        (b"x 0 0 a/b 7a", "Unix time"),
+        (b"1700000000 0 0 a/# 7a", "wildcard"),
+        (b"1700000000 0 0 \xff 7a", "not UTF-8"),
+    ],
+)
+def test_a_bad_hex_line_says_why(line: bytes, reason: str) -> None:
+    with pytest.raises(LineError, match=reason):
+        parse_any(line)
 
 
 def run_import(
