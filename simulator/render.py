@@ -2,8 +2,15 @@
 
 Three generators follow the firmware's cadence (the ~30 s dump, and while charging on 4.1/5.x
 the 1 s power values and the 5 s counters); everything rarer (state changes, boots, last wills,
-junk, retained replays) is a small list built up front. heapq.merge interleaves them, and a broker
-gap drops whatever falls inside it, so memory stays flat however long the simulation.
+junk, retained replays, the odd empty or binary payload) is a small list built up front.
+heapq.merge interleaves them, and a broker gap drops whatever falls inside it, so memory stays
+flat however long the simulation.
+
+Receive times look like a real recorder's: the messages of one burst arrive 150-900 us apart,
+each periodic burst a few ms late (Wi-Fi and broker latency, not accumulating), and the dump's
+30 s timer drifts by some ms each round, as the firmware re-arms it after its loop. One charger's
+messages never share a microsecond (its link is one TCP stream), except a deliberately repeated
+dump ("duplicates"). Values are read at each message's own receive time.
 """
 
 from __future__ import annotations
@@ -15,15 +22,22 @@ import random
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from operator import attrgetter
 
 from simulator.model import Injected, SimMessage, SimulationSpec
 from simulator.plan import CHARGING, DAY, MINUTE, OFF, ChargerPlan, Phase
+from simulator.sensors import Sensors, Vitals
 
-STEP = 0.0005  # seconds between the messages of one burst as the recorder receives them
-BURST = 0.05  # a dump is shifted so that it never straddles a state change
+# Receive-time jitter in microseconds, as tables indexed by 10 random bits (cheap to draw):
+# between two messages of one burst 150-900 us, mostly near 300 (150 + 750 u^2), and how late a
+# periodic burst arrives, 0.8-31 ms, mostly a few (800 + 30000 u^3).
+_BITS = 10
+GAPS_US = tuple(150 + int(750 * ((i + 0.5) / (1 << _BITS)) ** 2) for i in range(1 << _BITS))
+LATE_US = tuple(800 + int(30000 * ((i + 0.5) / (1 << _BITS)) ** 3) for i in range(1 << _BITS))
+DRIFT_MIN, DRIFT_SPAN = 0.002, 0.01  # what the dump timer loses each round: 2-12 ms
+BURST = 0.05  # a dump ends this long before a state change, or starts this long after it
 DUMP_EVERY = 30.0
 WILL_DELAY = 90.0  # the broker publishes the last will 1.5 keep-alives (60 s) after a silence
 PILOT = b"32"
@@ -44,10 +58,10 @@ def announce_topic(name: str) -> tuple[str, str]:
 
 
 def _num(value: float, places: int) -> bytes:
-    text = f"{max(value, 0.0):.{places}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.encode()
+    """A non-negative number as the firmware prints it: at most `places` decimals, no trailing
+    zeros (`233.5`, `240`)."""
+    text = b"%.*f" % (places, value if value > 0.0 else 0.0)
+    return text.rstrip(b"0").rstrip(b".") if places else text
 
 
 class Renderer:
@@ -64,7 +78,7 @@ class Renderer:
         self.seed = f"{spec.seed}/{plan.index}/{base}"
         rng = random.Random(f"decor/{self.seed}")
         self.tick = rng.uniform(0.0, 1.0)  # where the 1 s and 5 s ticks fall within a second
-        self.temp_base = rng.uniform(220, 320)
+        rng.uniform(220, 320)  # unused (sensors.py has the temperature): keeps the ids below
         self.announce, id4 = announce_topic(base)
         self.ident = {
             "id": f"{rng.getrandbits(24):06x}{id4}",
@@ -75,9 +89,12 @@ class Renderer:
         self._periods: tuple[int, tuple[float, ...]] = (-1, ())
         self.injected: list[Injected] = []
         self.dup_times: list[float] = []
-        self.runs = [(plan.phases[a].start, plan.phases[b].end) for a, b in plan.charging_runs()]
+        self.sensors = Sensors(plan, self.seed)
+        self.runs = self.sensors.runs
+        self._spacing = random.Random(f"spacing/{self.seed}").getrandbits  # for bursts built here
         extras: list[SimMessage] = []
         self._transitions(extras, rng)
+        self._oddities(extras, random.Random(f"odd/{self.seed}"))
         faults = spec.faults
         if "retained" in faults:
             self._retained(extras, rng)
@@ -97,13 +114,18 @@ class Renderer:
         return topic
 
     def burst(
-        self, at: float, items: Iterable[tuple[str, bytes]], retained: bool = False
+        self, at: float, items: list[tuple[str, bytes]], retained: bool = False
     ) -> list[SimMessage]:
         """Messages received one after another from `at`; a key with '/' is a full topic."""
+        return self._emit(spread(round(at * 1e6), len(items), self._spacing), items, retained)
+
+    def _emit(
+        self, times: list[float], items: Iterable[tuple[str, bytes]], retained: bool = False
+    ) -> list[SimMessage]:
         topic = self._topic
         return [
-            SimMessage(round(at + i * STEP, 6), key if "/" in key else topic(key), data, retained)
-            for i, (key, data) in enumerate(items)
+            SimMessage(at, key if "/" in key else topic(key), data, retained)
+            for at, (key, data) in zip(times, items, strict=True)
         ]
 
     def _announce(self, state: str) -> bytes:
@@ -114,19 +136,18 @@ class Renderer:
         doc = {"firmware": "7.1.3", "version": version, "hostname": self.base, "mqtt_retained": 0}
         return json.dumps(doc, separators=(",", ":")).encode()
 
-    def _counter_items(self, at: float, first: int = 0) -> list[tuple[str, bytes]]:
-        """The 5 s set of 4.1/5.x (session and lifetime counters), as a burst's items from
-        position `first`: each value is read at its own message's time, so that interleaved
-        bursts (a dump and a 5 s set) never show a counter going down."""
+    def _counter_items(self, when: list[float]) -> list[tuple[str, bytes]]:
+        """The 5 s set of 4.1/5.x (session and lifetime counters) read at `when`, the times of
+        its 7 messages: each value is read at its own message's time, so that interleaved bursts
+        (a dump and a 5 s set) never show a counter going down."""
         plan = self.plan
-        when = [round(at + (first + i) * STEP, 6) for i in range(7)]
-        energy = plan.session(when[0])[0]
-        elapsed = plan.session(when[1])[1]
+        elapsed = plan.session(when[0])[1]
+        energy = plan.session(when[1])[0]
         total, day, week, month, year = (plan.total_wh(t) for t in when[2:])
-        starts = self._period_starts(at)
+        starts = self._period_starts(when[0])
         return [
-            ("session_energy", _num(energy, 2)),
             ("session_elapsed", b"%d" % elapsed),
+            ("session_energy", _num(energy, 2)),
             ("total_energy", _num(total / 1000.0, 6)),
             ("total_day", _num((day - starts[0]) / 1000.0, 6)),
             ("total_week", _num((week - starts[1]) / 1000.0, 6)),
@@ -247,15 +268,16 @@ class Renderer:
         amps = plan.phase_at(mid).amps(mid)
         items = [("state", b"3"), ("amp", b"%d" % (amps * 1000))]
         if self.modern:
-            items += [("vehicle", b"1"), *self._counter_items(mid)[:3]]
+            items += [("vehicle", b"1"), *self._counter_items([mid] * 7)[:3]]
             items.append(("uptime", b"%d" % plan.uptime(mid)))
         else:
             items.append(("wh", self._wh(mid)))
         self._add_replay(out, at, items)
 
     def _add_replay(self, out: list[SimMessage], at: float, items: list[tuple[str, bytes]]) -> None:
-        out += self.burst(at, items, retained=True)
-        self.injected.append(Injected(self.base, "retained", at, at + len(items) * STEP))
+        replay = self.burst(at, items, retained=True)
+        out += replay
+        self.injected.append(Injected(self.base, "retained", at, replay[-1].ts))
 
     def _junk(self, out: list[SimMessage], rng: random.Random) -> None:
         """Unreadable payloads on numeric topics: each kind once during the first charge, then a
@@ -297,6 +319,28 @@ class Renderer:
             Injected(self.base, "duplicates", t, t, "next dump") for t in self.dup_times
         ]
 
+    def _oddities(self, out: list[SimMessage], rng: random.Random) -> None:
+        """Payloads no parser expects, on topics nothing projects, a few a day as real brokers
+        carry them: an empty `status` (a client clearing it) and small binary blobs on `debug`
+        (a 2.x charger has no `status`: its empty ones are on `debug` too). They keep a journal
+        codec honest about empty and non-text payloads. A blob never holds a newline, so that
+        an import file stays one message a line."""
+        plan = self.plan
+        empty_key = "status" if self.modern else "debug"
+        day = plan.start
+        while day < plan.end:
+            count = rng.randint(3, 6)
+            for n in range(count):
+                at = rng.uniform(day, min(day + DAY, plan.end))
+                if n % 2:
+                    payload = rng.randbytes(rng.randint(4, 48)).replace(b"\n", b"\x0b")
+                    item = ("debug", payload)
+                else:
+                    item = (empty_key, b"")
+                if plan.phase_at(at).state != OFF:  # a charger that is off publishes nothing
+                    out += self.burst(at, [item])
+            day += DAY
+
     # ---- the cadence, generated lazily -------------------------------------------------------
 
     def messages(self) -> Iterator[SimMessage]:
@@ -307,6 +351,8 @@ class Renderer:
         end = self.plan.end
         gaps = self.plan.gaps
         g = 0
+        last = -1.0
+        previous = None
         for message in merged:
             ts = message.ts
             if ts >= end:
@@ -315,47 +361,70 @@ class Renderer:
                 g += 1
             if g < len(gaps) and ts >= gaps[g][0]:
                 continue
+            if ts <= last and message is not previous:  # two streams met on one microsecond
+                ts = round(last + 0.000001, 6)
+                message = SimMessage(ts, message.topic, message.payload, message.retained)
+            last, previous = ts, message
             yield message
 
     def _charging_phases(self) -> Iterator[Phase]:
         return (p for p in self.plan.phases if p.state == CHARGING)
 
     def _fast(self) -> Iterator[SimMessage]:
-        """amp, voltage, power every second while charging."""
+        """amp, voltage, power every second while charging, each second's burst a little late."""
         rng = random.Random(f"fast/{self.seed}")
-        volts = self.plan.volts
+        rnd, bits, gauss = rng.random, rng.getrandbits, rng.gauss
+        volts = self.sensors.volts
         amp, voltage, power = self._topic("amp"), self._topic("voltage"), self._topic("power")
         every = self.spec.telemetry_interval
         for phase in self._charging_phases():
-            at = math.floor(phase.start - self.tick) + 1.0 + self.tick
-            while at + 2 * STEP < phase.end:
-                ma = max(0, round(phase.amps(at) * 1000.0 + rng.gauss(0.0, 120.0)))
-                v = round(volts + rng.gauss(0.0, 0.3))
-                yield SimMessage(round(at, 6), amp, b"%d" % ma)
-                yield SimMessage(round(at + STEP, 6), voltage, b"%d" % v)
-                yield SimMessage(round(at + 2 * STEP, 6), power, b"%d" % round(ma * v / 1000.0))
-                at += every
+            due = math.floor(phase.start - self.tick) + 1.0 + self.tick
+            end = round(phase.end * 1e6)
+            while True:
+                u0 = round(due * 1e6) + LATE_US[bits(_BITS)]
+                u1 = u0 + GAPS_US[bits(_BITS)]
+                u2 = u1 + GAPS_US[bits(_BITS)]
+                if u2 >= end:
+                    break
+                t0, t1 = u0 / 1e6, u1 / 1e6  # exact to the microsecond, like round(t, 6)
+                ma = max(0, round(phase.amps(t0) * 1000.0 + gauss(0.0, 120.0)))
+                v = round(volts(t1, ma, rnd()) * 100.0) / 100.0
+                yield SimMessage(t0, amp, b"%d" % ma)
+                yield SimMessage(t1, voltage, _num(v, 2))
+                yield SimMessage(u2 / 1e6, power, _num(ma * v / 1000.0, 6))
+                due += every
 
     def _counters(self) -> Iterator[SimMessage]:
-        """session_energy, session_elapsed, total_energy, total_day... every 5 s while charging."""
+        """session_elapsed, session_energy, total_energy, total_day... every 5 s while charging."""
+        bits = random.Random(f"counters/{self.seed}").getrandbits
+        topics = [self._topic(key) for key, _ in self._counter_items([self.plan.start] * 7)]
         every = max(5.0, self.spec.telemetry_interval)
         for phase in self._charging_phases():
-            at = math.floor((phase.start - self.tick) / 5.0) * 5.0 + 5.0 + self.tick + 0.25
-            while at + 7 * STEP < phase.end:
-                yield from self.burst(at, self._counter_items(at))
-                at += every
+            due = math.floor((phase.start - self.tick) / 5.0) * 5.0 + 5.0 + self.tick + 0.25
+            while True:
+                times = spread(round(due * 1e6) + LATE_US[bits(_BITS)], 7, bits)
+                if times[-1] >= phase.end:
+                    break
+                items = self._counter_items(times)
+                for t, topic, (_, data) in zip(times, topics, items, strict=True):
+                    yield SimMessage(t, topic, data)
+                due += every
 
     def _dumps(self) -> Iterator[SimMessage]:
         """The full dump about every 30 s (or `idle_dump_interval` while not charging)."""
         rng = random.Random(f"dump/{self.seed}")
+        rnd, bits = rng.random, rng.getrandbits
+        vitals = self.sensors.vitals(random.Random(f"vitals/{self.seed}"))
         plan = self.plan
         phases = plan.phases
         idle = self.spec.idle_dump_interval
+        size = 8 if not self.modern else 25 if self.fw == "4.1" else 24
         run_starts = [begin for begin, _ in self.runs]
         dups, d = self.dup_times, 0
         gaps, g = plan.gaps, 0
+        topics: list[str] | None = None
         i = 0
-        at = plan.start + rng.uniform(0.0, DUMP_EVERY)
+        at = plan.start + rng.uniform(0.0, DUMP_EVERY)  # when the firmware's timer fires
         while at < plan.end:
             while phases[i].end <= at and i + 1 < len(phases):
                 i += 1
@@ -364,10 +433,11 @@ class Renderer:
                 at = next((p.start for p in phases[i:] if p.state != OFF), plan.end)
                 at += rng.uniform(1.5, 3.0)
                 continue
-            if phase.end - at < BURST and phase.end < plan.end:
+            times = spread(round(at * 1e6) + LATE_US[bits(_BITS)], size, bits)
+            if phase.end - times[-1] < BURST and phase.end < plan.end:
                 at = phase.end + BURST
                 continue
-            items = self._dump_items(at, phase, rng)
+            items = self._dump_items(times, phase, rng, vitals)
             while g < len(gaps) and at >= gaps[g][1]:
                 g += 1
             in_gap = g < len(gaps) and at >= gaps[g][0]
@@ -375,55 +445,85 @@ class Renderer:
             if twice:
                 while d < len(dups) and dups[d] <= at:
                     d += 1
-            for message in self.burst(at, items):
+            if topics is None:  # a firmware's dump always has the same keys in the same order
+                topics = [self._topic(key) for key, _ in items]
+            for t, topic, (_, data) in zip(times, topics, items, strict=True):
+                message = SimMessage(t, topic, data)
                 yield message
                 if twice:
                     yield message
             charging_step = max(DUMP_EVERY, self.spec.telemetry_interval)
             step = charging_step if phase.state == CHARGING else idle
-            following = at + step + rng.uniform(-0.2, 0.2)
+            following = at + step + DRIFT_MIN + DRIFT_SPAN * rnd()
             if step > DUMP_EVERY:  # a thinned idle dump must not skip the start of a charge
                 k = bisect_right(run_starts, at)
                 if k < len(run_starts) and run_starts[k] < following:
                     following = run_starts[k] + rng.uniform(1.0, DUMP_EVERY)
             at = following
 
-    def _dump_items(self, at: float, phase: Phase, rng: random.Random) -> list[tuple[str, bytes]]:
+    def _dump_items(
+        self, times: list[float], phase: Phase, rng: random.Random, vitals: Vitals
+    ) -> list[tuple[str, bytes]]:
+        """One dump read at its messages' `times`, in the firmware's key order (docs/
+        openevse-mqtt.md: amp, voltage, power, pilot, temp..., state, status, flags, vehicle,
+        freeram, srssi, time, uptime, the counters)."""
         charging = phase.state == CHARGING
+        sensors = self.sensors
+        at = times[0]
         ma = max(0, round(phase.amps(at) * 1000.0 + rng.gauss(0.0, 120.0))) if charging else 0
-        volts = round(self.plan.volts + rng.gauss(0.0, 0.3))
-        temp = round(self.temp_base + (60 if charging else 0) + rng.gauss(0.0, 5.0))
+        celsius = sensors.celsius(at)
+        tenths = round(celsius * 10.0 + rng.gauss(0.0, 0.7))  # tenths of a degree, as published
         state = b"%d" % phase.state
         if not self.modern:
+            volts = round(sensors.volts(times[1], ma, rng.random()))
             return [
                 ("amp", b"%d" % ma),
                 ("volt", b"%d" % volts),
-                ("wh", self._wh(at)),
-                ("temp1", b"%d" % temp),
-                ("temp2", b"%d" % (temp + 15)),
-                ("temp3", b"%d" % (temp - 10)),
+                ("wh", self._wh(times[2])),
+                ("temp1", b"%d" % tenths),
+                ("temp2", b"%d" % (tenths + 15)),
+                ("temp3", b"%d" % (tenths - 10)),
                 ("pilot", PILOT),
                 ("state", state),
             ]
+        v = round(sensors.volts(times[1], ma, rng.random()), 2)
+        rtc = round((celsius + sensors.rtc_offset) * 4.0) * 2.5  # a 0.25 degree sensor
         flags = (0x0100 if phase.vehicle else 0) | (0x0040 if charging else 0)
+        srssi, freeram = vitals.step()
         items = [
-            ("state", state),
-            ("vehicle", b"%d" % phase.vehicle),
-            ("flags", b"%d" % flags),
-            ("status", b"disabled" if phase.state in (254, 255) else b"active"),
-            ("pilot", PILOT),
             ("amp", b"%d" % ma),
-            ("voltage", b"%d" % volts),
-            ("power", b"%d" % round(ma * volts / 1000.0)),
-            ("temp", b"%d" % temp),
-            *self._counter_items(at, first=9),
+            ("voltage", _num(v, 2)),
+            ("power", _num(ma * v / 1000.0, 6)),
+            ("pilot", PILOT),
+            ("temp", b"%d" % tenths),
+            ("temp1", _num(rtc, 1)),
+            ("temp2", b"%d" % tenths),
+            ("temp3", b"false"),  # no sensor fitted: the firmware says so in words
+            ("temp4", b"false"),
+            ("state", state),
+            ("status", b"disabled" if phase.state in (254, 255) else b"active"),
+            ("flags", b"%d" % flags),
+            ("vehicle", b"%d" % phase.vehicle),
+            ("freeram", b"%d" % freeram),
+            ("srssi", b"%d" % srssi),
+            ("time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(times[15])).encode()),
+            ("uptime", b"%d" % self.plan.uptime(times[16])),
+            *self._counter_items(times[17:24]),
         ]
         if self.fw == "4.1":
-            items.append(("wh", self._wh(at)))
-        items += [
-            ("uptime", b"%d" % self.plan.uptime(at)),
-            ("time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)).encode()),
-            ("srssi", b"%d" % rng.randint(-72, -55)),
-            ("freeram", b"%d" % rng.randint(90000, 150000)),
-        ]
+            items.append(("wh", self._wh(times[24])))
         return items
+
+
+def spread(first_us: int, n: int, bits: Callable[[int], int]) -> list[float]:
+    """The receive times (Unix seconds, exact to the microsecond) of a burst of `n` messages,
+    the first at `first_us` microseconds: each 150-900 us after the one before, never
+    reordered. `bits` is a random stream's getrandbits."""
+    if n <= 0:
+        return []
+    t = first_us
+    times = [t / 1e6]  # a correctly rounded quotient: the same float as round(t / 1e6, 6)
+    for _ in range(n - 1):
+        t += GAPS_US[bits(_BITS)]
+        times.append(t / 1e6)
+    return times

@@ -26,8 +26,12 @@ Side effects that come with the faults, as on real hardware: a power loss ("rebo
 (4.1/5.x), state 0 and an uptime back near 0; after a "gap" a 4.1/5.x charger announces
 `connected` again although it did not restart (its uptime goes on).
 
-The simulated recorder's clock is exact: message times are the events' true times (bursts are
-spread by half a millisecond), rounded to the microsecond.
+The simulated recorder's clock is exact: a state change is received at the event's true time;
+the rest arrives as a real recorder sees it (simulator.render): bursts spread 150-900 us a
+message, periodic ones a few ms late, to the microsecond. Values carry realistic noise
+(simulator.sensors): a wandering voltage with two decimals, temperatures that drift and rise
+while charging, `false` for absent sensors, and a few empty and binary payloads a day on topics
+nothing projects. None of it touches the truth, which the plan alone decides.
 """
 
 from __future__ import annotations

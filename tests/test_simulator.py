@@ -8,6 +8,7 @@ import argparse
 import hashlib
 import io
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -48,11 +49,12 @@ NAMES = {
     "4.1": "openevse-4a1b",
     "5.x": "openevse-ab12",
 }
-LEGACY_KEYS = {"amp", "volt", "wh", "temp1", "temp2", "temp3", "pilot", "state"}
+LEGACY_KEYS = {"amp", "volt", "wh", "temp1", "temp2", "temp3", "pilot", "state", "debug"}
 MODERN_KEYS = {
     "state", "vehicle", "flags", "status", "pilot", "amp", "voltage", "power", "temp",
-    "session_energy", "session_elapsed", "total_energy", "total_day", "total_week",
-    "total_month", "total_year", "uptime", "time", "srssi", "freeram",
+    "temp1", "temp2", "temp3", "temp4", "session_energy", "session_elapsed", "total_energy",
+    "total_day", "total_week", "total_month", "total_year", "uptime", "time", "srssi",
+    "freeram", "debug",
 }  # fmt: skip
 NUMERIC = {"state", "vehicle", "amp", "voltage", "volt", "power", "wh", "session_energy"}
 NUMERIC |= {"session_elapsed", "total_energy", "uptime", "pilot", "temp", "temp1"}
@@ -422,6 +424,149 @@ def test_idle_traffic_can_be_thinned_without_missing_a_charge() -> None:
         in_cycle = [t for t, _ in dumps if cycle.started_at < t < cycle.ended_at]
         assert in_cycle and in_cycle[0] - cycle.started_at <= 30.5
         assert max(intervals([(t, 0) for t in in_cycle]), default=0) < 30.6
+
+
+# ---- realistic noise: receive times, values, odd payloads ----------------------------------------
+
+DUMP_ORDER = [
+    "amp", "voltage", "power", "pilot", "temp", "temp1", "temp2", "temp3", "temp4", "state",
+    "status", "flags", "vehicle", "freeram", "srssi", "time", "uptime", "session_elapsed",
+    "session_energy", "total_energy", "total_day", "total_week", "total_month", "total_year",
+]  # fmt: skip
+DUMP_ONLY = {"pilot", "temp", "temp1", "temp2", "temp3", "temp4", "status", "flags", "freeram"}
+DUMP_ONLY |= {"srssi", "time", "uptime"}
+
+
+def bursts(messages: Iterable[SimMessage], within: float = 0.005) -> list[list[SimMessage]]:
+    """Messages of one charger split where more than `within` seconds pass between two."""
+    out: list[list[SimMessage]] = []
+    for m in messages:
+        if out and m.ts - out[-1][-1].ts <= within:
+            out[-1].append(m)
+        else:
+            out.append([m])
+    return out
+
+
+@pytest.mark.parametrize("faults", ["none", "all"])
+@pytest.mark.parametrize("firmware", FIRMWARES)
+def test_receive_times_are_jittered_and_strictly_increase_per_charger(
+    firmware: str, faults: str
+) -> None:
+    _, messages = run(firmware, faults)
+    previous = None
+    for m in messages:
+        assert m.ts == round(m.ts, 6)
+        if previous is not None:  # only a deliberately repeated dump shares its microsecond
+            assert m.ts > previous.ts or (m == previous and faults == "all")
+        previous = m
+    gaps = [b.ts - a.ts for a, b in pairwise(messages) if b.ts - a.ts < 0.001 and a != b]
+    in_range = [g for g in gaps if 0.000149 < g < 0.0009005]
+    assert len(in_range) >= 0.97 * len(gaps)  # the rest: two streams' bursts meeting
+    assert len({round(g * 1e6) for g in in_range}) > 200  # jitter, not a fixed step
+    micros = {round(m.ts * 1e6) % 500 for m in messages}
+    assert len(micros) > 400  # not a grid of half milliseconds
+
+
+def test_periodic_bursts_arrive_a_few_milliseconds_late_and_dumps_drift() -> None:
+    _, messages = run("5.x")
+    amps = series(messages, "amp")
+    late = [(t % 1.0) for t, _ in amps]
+    spread_ms = (max(late) - min(late)) * 1000.0
+    assert 5.0 < spread_ms < 60.0 or spread_ms > 940.0  # a late burst wraps past the second
+    dumps = intervals(series(messages, "uptime"))
+    steady = [d for d in dumps if d < 30.08]
+    assert len(steady) > 0.95 * len(dumps)
+    assert min(steady) > 29.95 and len({round(d, 3) for d in steady}) > 30
+
+
+def test_modern_voltages_have_two_decimals_and_wander_slowly() -> None:
+    sim, messages = run("5.x")
+    payloads = [m.payload for m in messages if key_of(m) == "voltage"]
+    assert payloads and all(re.fullmatch(rb"\d{3}(\.\d{1,2})?", p) for p in payloads)
+    assert sum(len(p) == 6 for p in payloads) > 0.8 * len(payloads)  # trailing zeros dropped
+    volts = [v for _, v in series(messages, "voltage")]
+    steps = [abs(b - a) for a, b in pairwise(volts)]
+    assert sorted(steps)[int(0.99 * len(steps))] < 0.5  # no white noise from one to the next
+    assert max(volts) - min(volts) > 1.5  # but it does move over the day
+    nominal = sim.plans[0].volts
+    assert all(abs(v - nominal) < 6.0 for v in volts)
+    legacy = [m.payload for m in run("2.x")[1] if key_of(m) == "volt"]
+    assert legacy and all(p.isdigit() for p in legacy)
+
+
+@pytest.mark.parametrize("firmware", ["4.1", "5.x"])
+def test_power_is_amps_times_volts(firmware: str) -> None:
+    _, messages = run(firmware)
+    checked = decimals = 0
+    for a, v, p in zip(messages, messages[1:], messages[2:], strict=False):
+        if (key_of(a), key_of(v), key_of(p)) == ("amp", "voltage", "power"):
+            assert float(p.payload) == pytest.approx(
+                int(a.payload) * float(v.payload) / 1000.0, abs=1e-6
+            )
+            assert re.fullmatch(rb"\d+(\.\d{1,6})?", p.payload)
+            checked += 1
+            decimals += b"." in p.payload
+    assert checked > 1000 and decimals > checked / 2
+    assert all(m.payload.isdigit() for m in messages if key_of(m) == "amp")  # mA, integers
+
+
+def test_temperatures_wander_rise_while_charging_and_say_false_when_absent() -> None:
+    sim, messages = run("5.x")
+    assert {m.payload for m in messages if key_of(m) in ("temp3", "temp4")} == {b"false"}
+    assert all(re.fullmatch(rb"\d{3}(\.5)?", m.payload) for m in messages if key_of(m) == "temp1")
+    temps = series(messages, "temp")
+    assert all(100 <= v <= 700 and v == int(v) for _, v in temps)  # tenths of a degree
+    steps = [abs(b - a) for (_, a), (_, b) in pairwise(temps)]
+    assert max(steps) <= 8 and len({v for _, v in temps}) > 20
+    main_sensor = [v for _, v in series(messages, "temp2")]
+    assert main_sensor == [v for _, v in temps]  # `temp` is the main sensor's reading
+    long = max((c for p in sim.truth for c in p.cycles if c.ended_at), key=lambda c: c.energy_wh)
+    assert long.ended_at is not None
+    before = [v for t, v in temps if long.started_at - 900 < t < long.started_at]
+    late = [v for t, v in temps if long.ended_at - 900 < t < long.ended_at]
+    assert sum(late) / len(late) > sum(before) / len(before) + 30  # at least 3 degrees warmer
+
+
+def test_signal_and_free_heap_wander() -> None:
+    _, messages = run("5.x")
+    for key, largest_step, least_range in (("srssi", 4, 3), ("freeram", 6000, 2000)):
+        values = [int(m.payload) for m in messages if key_of(m) == key]
+        assert max(abs(b - a) for a, b in pairwise(values)) <= largest_step, key
+        assert max(values) - min(values) >= least_range, key
+
+
+@pytest.mark.parametrize("firmware", ["4.1", "5.x"])
+def test_modern_dumps_keep_the_firmware_key_order(firmware: str) -> None:
+    _, messages = run(firmware)
+    expected = DUMP_ORDER + (["wh"] if firmware == "4.1" else [])
+    dumps = [
+        [key_of(m) for m in b] for b in bursts(messages) if any(key_of(m) == "uptime" for m in b)
+    ]
+    assert len(dumps) > 2000
+    exact = sum(keys == expected for keys in dumps)
+    assert exact >= 0.97 * len(dumps)  # the others met a 1 s or 5 s burst on the way
+    order = [k for k in expected if k in DUMP_ONLY]
+    assert all([k for k in keys if k in DUMP_ONLY] == order for keys in dumps)
+
+
+@pytest.mark.parametrize("firmware", FIRMWARES)
+def test_a_few_empty_and_binary_payloads_a_day_on_unprojected_topics(firmware: str) -> None:
+    from projector.readings import PROJECTED_KEYS
+
+    _, messages = run(firmware, days=3.0)
+    empty = [m for m in messages if m.payload == b""]
+    binary = [m for m in messages if not _is_text(m.payload)]
+    assert 3 <= len(empty) <= 30 and 3 <= len(binary) <= 30
+    assert not {key_of(m) for m in empty + binary} & set(PROJECTED_KEYS)
+    assert not [m for m in messages if b"\n" in m.payload]  # one message per import line
+
+
+def _is_text(payload: bytes) -> bool:
+    try:
+        return payload.decode("utf-8").isprintable()
+    except UnicodeDecodeError:
+        return False
 
 
 # ---- the command --------------------------------------------------------------------------------
