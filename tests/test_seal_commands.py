@@ -19,7 +19,6 @@ from journal import entries, reader, segments
 from journal.entries import micros_text
 from journal.storage import Store
 from projector.runner import project_pass
-from tests.test_projector_service import open_lock
 from tests.test_sessions_command import chargelog
 
 DAY_US = 86_400_000_000
@@ -148,6 +147,8 @@ def test_seal_after_days_and_older_than(db_url: str, store: Store, tmp_path: Pat
 
 
 def test_seal_waits_for_the_projector_lock(db_url: str, store: Store, tmp_path: Path) -> None:
+    from tests.test_projector_service import open_lock  # which imports this module's helpers
+
     old_and_new(store)
     with open_lock(db_url):
         refused = chargelog(db_url, tmp_path, "seal", "--wait", "0")
