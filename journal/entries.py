@@ -95,8 +95,6 @@ def micros_text(micros: int) -> str:
     return utc_text(micros * 1000)
 
 
-
-
 _KEY = re.compile(r"^[a-z_]+$")
 
 
@@ -139,9 +137,8 @@ def read_messages(
 ) -> list[Message]:
     """Live rows after a position with every field a segment keeps (import_key only as the
     fact that the row was imported), in seq order: what sealing and export read."""
-    micros = store.micros_sql("received_at")
     sql = (
-        f"SELECT seq, {micros}, topic, payload, qos, retained, "
+        f"SELECT seq, {store.micros_column('received_at')}, topic, payload, qos, retained, "
         "CASE WHEN import_key IS NULL THEN 0 ELSE 1 END FROM journal WHERE seq > ?"
     )
     params: list[object] = [after_seq]
@@ -149,17 +146,16 @@ def read_messages(
         sql += " AND seq <= ?"
         params.append(up_to)
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
+    if not rows:
+        return []
+    # Both drivers give ints for the numbers and 0/1 for the flags (equal to False/True).
+    micros = store.micros_values([r[1] for r in rows])
+    if type(rows[0][3]) is bytes:
+        return [
+            (r[0], at, r[2], r[3], r[4], r[5], r[6]) for r, at in zip(rows, micros, strict=True)
+        ]
     return [
-        (
-            int(r[0]),
-            int(r[1]),
-            r[2],
-            r[3] if type(r[3]) is bytes else bytes(r[3]),
-            int(r[4]),
-            r[5] == 1,
-            r[6] == 1,
-        )
-        for r in rows
+        (r[0], at, r[2], bytes(r[3]), r[4], r[5], r[6]) for r, at in zip(rows, micros, strict=True)
     ]
 
 

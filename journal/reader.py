@@ -16,6 +16,7 @@ read inside one snapshot (Store.snapshot), and the merge drops a seq it has alre
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -26,7 +27,7 @@ from journal.segments import SegmentInfo
 from journal.storage import Store
 
 PAGE = 5000
-T = TypeVar("T", bound=tuple)  # type: ignore[type-arg]
+T = TypeVar("T", bound=tuple)
 # (rows after a position up to a position, at most a number of them)
 LivePage = Callable[[int, int, int], list[T]]
 
@@ -74,7 +75,9 @@ def _ordered(
         yield from _live_pages(fetch, position, min(low - 1, bound), page)
         position = max(position, low - 1)
         top = min(high, bound)
-        merged: list[T] = [row for rows, _ in _live_pages(fetch, position, top, page) for row in rows]
+        merged: list[T] = [
+            row for rows, _ in _live_pages(fetch, position, top, page) for row in rows
+        ]
         for info in members:
             if wanted(info):
                 merged.extend(row for row in decode(info) if position < row[0] <= top)
@@ -89,13 +92,13 @@ def _ordered(
     yield from _live_pages(fetch, position, bound, page)
 
 
-def _seq(row: tuple) -> int:  # type: ignore[type-arg]
+def _seq(row: tuple) -> int:
     return int(row[0])
 
 
 def _unique(rows: list[T]) -> list[T]:
     """Drop a seq given twice (a seal committed between two queries of a reader)."""
-    if all(a[0] < b[0] for a, b in zip(rows, rows[1:])):
+    if all(a[0] < b[0] for a, b in itertools.pairwise(rows)):
         return rows
     out: list[T] = []
     for row in rows:
@@ -122,7 +125,9 @@ def raw_pages(
     def fetch(low: int, high: int, limit: int) -> list[RawEntry]:
         return entries.read_raw_after(store, low, limit, up_to=high, keys=keys)
 
-    return _ordered(store, after, bound, fetch, lambda info: segments.load_raw(store, info, wanted), page)
+    return _ordered(
+        store, after, bound, fetch, lambda info: segments.load_raw(store, info, wanted), page
+    )
 
 
 def messages(

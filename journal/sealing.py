@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress, pairwise
+from operator import itemgetter, sub
 
 from journal import entries, segment_codec, segments
 from journal.entries import Message, micros_text
@@ -95,11 +96,12 @@ def seal(
         rows = entries.read_messages(store, after, PAGE, up_to=position)
         if not rows:
             break
-        for row in rows:
-            if row[1] < before_us:
-                pending.append(row)
-            else:
-                kept.append(row[0])
+        due = list(map(before_us.__gt__, map(itemgetter(1), rows)))
+        if all(due):
+            pending.extend(rows)
+        else:
+            pending.extend(compress(rows, due))
+            kept.extend(row[0] for row, old in zip(rows, due, strict=True) if not old)
         covered = rows[-1][0] - after
         after = rows[-1][0]
         if progress is not None:
@@ -132,20 +134,37 @@ def last_run(store: Store) -> int | None:
 
 
 def _group_days(rows: list[Message]) -> dict[tuple[str, str], list[list[Message]]]:
-    """Rows (in seq order) by topic group and UTC day, each split where seq jumps far."""
-    grouped: dict[tuple[str, str], list[list[Message]]] = defaultdict(list)
-    day_cache: dict[int, str] = {}
-    for row in rows:
-        day_number = row[1] // DAY_US
-        day = day_cache.get(day_number)
-        if day is None:
-            day = day_cache[day_number] = day_of(row[1])
-        runs = grouped[(group_of(row[2]), day)]
-        if not runs or row[0] - runs[-1][-1][0] > SPLIT_GAP:
-            runs.append([row])
-        else:
-            runs[-1].append(row)
+    """Rows (in seq order) by topic group and UTC day, each split where seq jumps far. In bulk:
+    a chunk holds few group-days (two chargers: one or two days each), so each is picked out
+    with one C-level pass; a chunk of many chargers falls back to one loop."""
+    topics = list(map(itemgetter(2), rows))
+    group = {topic: group_of(topic) for topic in set(topics)}
+    keys = list(
+        zip(
+            map(group.__getitem__, topics),
+            map(DAY_US.__rfloordiv__, map(itemgetter(1), rows)),
+            strict=True,
+        )
+    )
+    distinct = set(keys)
+    members: dict[tuple[str, int], list[Message]] = {}
+    if len(distinct) <= 32:
+        for key in distinct:
+            members[key] = list(compress(rows, map(key.__eq__, keys)))
+    else:
+        for key, row in zip(keys, rows, strict=True):
+            members.setdefault(key, []).append(row)
+    grouped: dict[tuple[str, str], list[list[Message]]] = {}
+    for (name, day_number), run in members.items():
+        grouped[(name, day_of(day_number * DAY_US))] = _split_far(run)
     return grouped
+
+
+def _split_far(rows: list[Message]) -> list[list[Message]]:
+    seqs = list(map(itemgetter(0), rows))
+    cuts = [i for i, step in enumerate(map(sub, seqs[1:], seqs), start=1) if step > SPLIT_GAP]
+    bounds = [0, *cuts, len(rows)]
+    return [rows[a:b] for a, b in pairwise(bounds)]
 
 
 def _ranges(rows: list[Message], kept: list[int]) -> list[tuple[int, int]]:
@@ -153,7 +172,7 @@ def _ranges(rows: list[Message], kept: list[int]) -> list[tuple[int, int]]:
     seqs = [row[0] for row in rows]
     breaks = sorted({bisect_left(seqs, seq) for seq in kept if seqs[0] < seq < seqs[-1]})
     bounds = [0, *breaks, len(seqs)]
-    return [(seqs[a], seqs[b - 1]) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [(seqs[a], seqs[b - 1]) for a, b in pairwise(bounds) if b > a]
 
 
 def _flush(
@@ -163,7 +182,7 @@ def _flush(
     for (group, day), runs in sorted(_group_days(rows).items()):
         for run in runs:
             block = segment_codec.encode(run)
-            if segment_codec.decode(block.block, block.checksum) != run:
+            if not segment_codec.matches(run, block):
                 raise SealCheckFailed(
                     f"the block of {group or '(no group)'} on {day} does not decode to its rows"
                 )
@@ -172,7 +191,9 @@ def _flush(
     report.segments += len(encoded)
     report.messages += len(rows)
     report.block_bytes += sum(len(e[2].block) for e in encoded)
-    report.row_bytes += sum(len(row[3]) + len(row[2].encode()) for row in rows)
+    report.row_bytes += sum(map(len, map(itemgetter(3), rows))) + sum(
+        map(len, map(itemgetter(2), rows))
+    )
     if dry_run:
         return
     now = micros_text(int(time.time() * 1e6))

@@ -34,7 +34,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress
+from itertools import accumulate, chain, compress, pairwise
 from operator import add, eq, itemgetter, lt, mul, not_, sub
 
 CODEC_LZMA_COLUMNS = 1  # the codec version written into journal_segment.codec
@@ -93,6 +93,11 @@ def _deltas(values: Sequence[int]) -> map[int]:
     return map(sub, values, chain((0,), values))
 
 
+def _flags(qos: list[int], retained: list[bool], imported: list[bool]) -> bytes:
+    """qos in bits 0-1, retained in bit 2, imported in bit 3: one byte a message."""
+    return bytes(map(add, qos, map(add, map((4).__mul__, retained), map((8).__mul__, imported))))
+
+
 def _index_typecode(topics: int) -> str:
     return "B" if topics <= 0x100 else "H" if topics <= 0x10000 else "I"
 
@@ -116,7 +121,7 @@ def encode(messages: Sequence[Message]) -> Encoded:
     count, names = len(messages), list(index)
     if not all(map(lt, seqs, seqs[1:])):
         raise ValueError("a block's messages must come in increasing seq order")
-    flags = bytes(map(add, qos, map(add, map((4).__mul__, retained), map((8).__mul__, imported))))
+    flags = _flags(qos, retained, imported)
     # Payloads grouped by topic, in seq order inside each topic (a stable sort by topic index).
     order = sorted(range(count), key=topic_ids.__getitem__)
     grouped = list(map(payloads.__getitem__, order))
@@ -228,7 +233,7 @@ def columns(body: bytes) -> Columns:
     name_sizes = _unplanes(reader.take(4 * topics), topics, "I")
     names_blob = bytes(reader.take(sum(name_sizes)))
     ends = list(accumulate(name_sizes, initial=0))
-    names = [names_blob[a:b].decode("utf-8") for a, b in zip(ends, ends[1:])]
+    names = [names_blob[a:b].decode("utf-8") for a, b in pairwise(ends)]
     per_topic = list(_unplanes(reader.take(4 * topics), topics, "I"))
     typecode = _index_typecode(topics)
     if array(typecode).itemsize != width or sum(per_topic) != count:
@@ -248,16 +253,22 @@ def columns(body: bytes) -> Columns:
 def decode(block: bytes, checksum: bytes) -> list[Message]:
     """Every message of a block, in seq order, exactly as it was sealed."""
     cols = columns(decompress(block, checksum))
-    by_topic = cols.topic_payloads()
-    iterators = [iter(payloads) for payloads in by_topic]
-    payloads = [next(iterators[topic_id]) for topic_id in cols.topic_ids]
-    names = cols.names
-    return [
-        (seq, at, names[topic_id], payload, flag & 3, bool(flag & 4), bool(flag & 8))
-        for seq, at, topic_id, payload, flag in zip(
-            cols.seqs, cols.micros, cols.topic_ids, payloads, cols.flags
+    # The payloads come grouped by topic: take them back in seq order, topic by topic.
+    iterators = [iter(payloads).__next__ for payloads in cols.topic_payloads()]
+    payloads = [iterators[topic_id]() for topic_id in cols.topic_ids]
+    flags = cols.flags
+    return list(
+        zip(
+            cols.seqs,
+            cols.micros,
+            map(cols.names.__getitem__, cols.topic_ids),
+            payloads,
+            map((3).__and__, flags),
+            map(bool, map((4).__and__, flags)),
+            map(bool, map((8).__and__, flags)),
+            strict=True,
         )
-    ]
+    )
 
 
 def decode_raw(block: bytes, checksum: bytes, wanted: Callable[[str], bool]) -> list[RawEntry]:
@@ -269,7 +280,13 @@ def decode_raw(block: bytes, checksum: bytes, wanted: Callable[[str], bool]) -> 
         return []
     out: list[RawEntry] = []
     start = offset = 0
-    topic_ids, seqs, micros, flags, data = cols.topic_ids, cols.seqs, cols.micros, cols.flags, cols.data
+    topic_ids, seqs, micros, flags, data = (
+        cols.topic_ids,
+        cols.seqs,
+        cols.micros,
+        cols.flags,
+        cols.data,
+    )
     for topic_id, size in enumerate(cols.per_topic):
         lengths = cols.lengths[start : start + size]
         start += size
@@ -284,10 +301,28 @@ def decode_raw(block: bytes, checksum: bytes, wanted: Callable[[str], bool]) -> 
         name = cols.names[topic_id]
         out.extend(
             (seqs[p], micros[p], name, payload, bool(flags[p] & 4))
-            for p, payload in zip(positions, payloads)
+            for p, payload in zip(positions, payloads, strict=True)
         )
     out.sort()
     return out
+
+
+def matches(messages: Sequence[Message], encoded: Encoded) -> bool:
+    """Whether a block decodes back to exactly these messages, column by column (sealing checks
+    every block this way before it deletes a row)."""
+    try:
+        cols = columns(decompress(encoded.block, encoded.checksum))
+    except BlockError:
+        return False
+    fields = [list(map(itemgetter(field), messages)) for field in range(7)]
+    if cols.seqs != fields[0] or cols.micros != fields[1]:
+        return False
+    if list(map(cols.names.__getitem__, cols.topic_ids)) != fields[2]:
+        return False
+    iterators = [iter(payloads).__next__ for payloads in cols.topic_payloads()]
+    if [iterators[topic_id]() for topic_id in cols.topic_ids] != fields[3]:
+        return False
+    return cols.flags == _flags(fields[4], fields[5], fields[6])
 
 
 def verify(block: bytes, checksum: bytes) -> int:

@@ -117,6 +117,15 @@ class Store(ABC):
         """An expression giving a stored UTC time as integer microseconds since the epoch,
         computed by the server (cheaper than parsing text or datetimes in Python)."""
 
+    def micros_column(self, column: str) -> str:
+        """What to select for a stored UTC time that `micros_values` turns into microseconds:
+        by default the server computes them (micros_sql)."""
+        return self.micros_sql(column)
+
+    def micros_values(self, values: list[Any]) -> list[int]:
+        """The column `micros_column` selected, as integer microseconds, for a page of rows."""
+        return values
+
     @abstractmethod
     def bucket_index_sql(self, column: str) -> str:
         """An expression giving the index of the time bucket a stored UTC time falls in, counted
@@ -154,6 +163,7 @@ class Store(ABC):
         """Run the next transaction at READ COMMITTED (no gap locks: a large delete then does
         not hold up inserts at the journal's end). Call between transactions; SQLite has one
         writer and no isolation levels, so there it changes nothing."""
+        return None
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:

@@ -1,0 +1,120 @@
+"""The block codec (journal/segment_codec.py) on any messages: what goes in comes out, byte for
+byte, and a damaged block or checksum is refused, never decoded into data."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journal import segment_codec
+from journal.segment_codec import BlockError, Message
+
+TOPICS = ["openevse-ab12/state", "openevse-ab12/amp", "openevse-ab12/voltage", "x", "é/ü/€", ""]
+
+
+@st.composite
+def message_lists(draw: st.DrawFn) -> list[Message]:
+    count = draw(st.integers(1, 120))
+    steps = draw(st.lists(st.integers(1, 2**40), min_size=count, max_size=count))
+    start = draw(st.integers(1, 2**40))
+    seqs, seq = [], start
+    for step in steps:
+        seqs.append(seq)
+        seq += step
+    base = draw(st.integers(0, 4_102_444_800_000_000))
+    topics = draw(st.lists(st.sampled_from(TOPICS) | st.text(max_size=30), min_size=1, max_size=8))
+    out: list[Message] = []
+    for seq in seqs:
+        out.append(
+            (
+                seq,
+                base + draw(st.integers(-(10**9), 10**9)),  # a clock set back, or forward
+                draw(st.sampled_from(topics)),
+                draw(
+                    st.sampled_from([b"", b"3", b"false", b"\x00\xff\n"]) | st.binary(max_size=40)
+                ),
+                draw(st.integers(0, 2)),
+                draw(st.booleans()),
+                draw(st.booleans()),
+            )
+        )
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(message_lists())
+def test_any_messages_round_trip(messages: list[Message]) -> None:
+    encoded = segment_codec.encode(messages)
+    assert segment_codec.decode(encoded.block, encoded.checksum) == messages
+    assert segment_codec.matches(messages, encoded)
+    assert segment_codec.verify(encoded.block, encoded.checksum) == len(messages)
+    assert (encoded.count, encoded.first_seq, encoded.last_seq) == (
+        len(messages),
+        messages[0][0],
+        messages[-1][0],
+    )
+    assert encoded.first_at == min(m[1] for m in messages)
+    assert encoded.last_at == max(m[1] for m in messages)
+    wanted = {m[2] for m in messages[::3]}
+    raw = segment_codec.decode_raw(encoded.block, encoded.checksum, wanted.__contains__)
+    assert raw == [(m[0], m[1], m[2], m[3], m[5]) for m in messages if m[2] in wanted]
+
+
+def test_large_payloads_and_many_topics() -> None:
+    big = bytes(range(256)) * 800  # 200 KB
+    messages: list[Message] = [
+        (
+            i + 1,
+            1_700_000_000_000_000 + i,
+            f"c{i % 300}/k",
+            big if i % 97 == 0 else b"%d" % i,
+            1,
+            False,
+            True,
+        )
+        for i in range(3000)
+    ]
+    encoded = segment_codec.encode(messages)
+    assert segment_codec.decode(encoded.block, encoded.checksum) == messages
+
+
+def test_a_different_message_does_not_match() -> None:
+    messages: list[Message] = [
+        (1, 10, "a/b", b"1", 0, False, False),
+        (2, 11, "a/b", b"1", 0, False, False),
+    ]
+    encoded = segment_codec.encode(messages)
+    for changed in (
+        [messages[0], (2, 11, "a/b", b"2", 0, False, False)],
+        [messages[0], (2, 12, "a/b", b"1", 0, False, False)],
+        [messages[0], (2, 11, "a/c", b"1", 0, False, False)],
+        [messages[0], (2, 11, "a/b", b"1", 0, True, False)],
+        [messages[0], (3, 11, "a/b", b"1", 0, False, False)],
+    ):
+        assert not segment_codec.matches(changed, encoded)
+
+
+def test_messages_out_of_seq_order_are_refused() -> None:
+    with pytest.raises(ValueError):
+        segment_codec.encode([(2, 0, "a", b"", 0, False, False), (1, 0, "a", b"", 0, False, False)])
+    with pytest.raises(ValueError):
+        segment_codec.encode([])
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+def test_every_flipped_byte_of_a_block_or_checksum_is_refused() -> None:
+    messages: list[Message] = [
+        (i, 1_700_000_000_000_000 + 1000 * i, f"c/{i % 5}", b"%d" % (i // 7), 0, False, False)
+        for i in range(1, 400)
+    ]
+    encoded = segment_codec.encode(messages)
+    for at in range(len(encoded.block)):
+        with pytest.raises(BlockError):
+            segment_codec.decode(_flip(encoded.block, at), encoded.checksum)
+    for at in range(len(encoded.checksum)):
+        with pytest.raises(BlockError):
+            segment_codec.decode_raw(encoded.block, _flip(encoded.checksum, at), lambda t: True)
