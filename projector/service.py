@@ -69,8 +69,8 @@ class ProjectorService:
         self._stopping = threading.Event()
 
     def tick(self) -> None:
-        """One scheduled pass; an outage is logged and retried at the next tick, a schema this
-        code does not know stops the service."""
+        """One scheduled pass (and the daily seal); an outage is logged and retried at the next
+        tick, a schema this code does not know or a damaged segment stops the service."""
         try:
             self._tick()
         except (SchemaError, SegmentDamaged) as exc:
@@ -164,11 +164,13 @@ class ProjectorService:
                 progress=self._sealing,
             )
         except _Stopping:
+            store.rollback()
             log.info("seal interrupted by the stop; the next start goes on with it")
             return
         except StorageUnavailable:
             raise
         except (SegmentDamaged, sealing.SealCheckFailed, StorageError) as exc:
+            store.rollback()
             self._seal_retry_us = now + SEAL_EVERY_US
             log.error("sealing failed: %s; projecting goes on, next attempt in 24 h", exc)
             return
