@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from chargelog.commands import demo, journal, legacy, money, projection, sealing, simulate, web
 from journal.config import Config, ConfigError, load_config
 from journal.migrate import SchemaError
+from journal.segments import SegmentDamaged
 from journal.storage import StorageError
 
 log = logging.getLogger("chargelog")
@@ -66,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chargelog: configuration error: {exc}", file=sys.stderr)
         return 2
-    except SchemaError as exc:
+    except (SchemaError, SegmentDamaged) as exc:
+        # A damaged segment is never read as data: whatever met it stops here, with its line.
         print(f"chargelog: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:

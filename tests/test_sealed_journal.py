@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +22,7 @@ from projector.rebuild import rebuild
 from projector.runner import LIVE, project_pass
 from projector.tables import read_checkpoint
 from simulator.traffic import ChargerSpec, SimulationSpec, parse_faults, simulate
+from tests.test_sessions_command import chargelog
 
 DAY_US = sealing.DAY_US
 START_US = 1_767_225_600_000_000  # 2026-01-01 00:00:00 UTC
@@ -291,3 +293,18 @@ def test_a_dry_run_writes_nothing(store: Store) -> None:
     assert entries.count(store) == 10
     assert segments.totals(store).segments == 0
     assert sealing.last_run(store) is None
+
+
+def test_project_rebuild_on_a_damaged_segment_prints_one_line(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    simulated(store, days=1.2)
+    project_pass(store)
+    sealing.seal(store, position=checkpoint_position(store), before_us=FAR)
+    victim = segments.every(store)[-1]
+    store.execute("UPDATE journal_segment SET checksum = ? WHERE id = ?", (b"\0" * 32, victim.id))
+    store.commit()
+    result = chargelog(db_url, tmp_path, "project", "--rebuild")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"segment {victim.id}" in lines[0] and victim.day in lines[0]
