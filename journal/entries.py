@@ -422,11 +422,20 @@ def bucketed_sums(
     as Python computes it for the sealed messages (bucket_index_sql goes through julianday's
     milliseconds on SQLite and MariaDB's 4-decimal division, which can put a reading that lies
     near an edge into the next bucket)."""
-    micros = store.micros_sql("j.received_at")
     value = store.real_sql("j.payload")
     # Integer division of non-negative integers, exact on both (no `%`: MySQL Connector does
     # not undo the store's doubling of a literal % outside quotes).
-    divided = "r.d DIV ?" if store.dialect == "mysql" else "r.d / ?"
+    if store.dialect == "mysql":
+        micros, divided = store.micros_sql("j.received_at"), "r.d DIV ?"
+    else:
+        # Not SqliteStore.micros_sql: it hands strftime the text with its fraction, and SQLite
+        # rounds a time to the millisecond first, so .9995 to .999999 come out a second late.
+        # The seconds of the text without its fraction, plus the fraction, are exact.
+        micros = (
+            "(CAST(strftime('%s', substr(j.received_at, 1, 19)) AS INTEGER) * 1000000"
+            " + CAST(substr(j.received_at, 21, 6) AS INTEGER))"
+        )
+        divided = "r.d / ?"
     rows = store.query(
         "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
         f"SELECT r.topic, {divided} AS b, SUM(r.v), COUNT(*), MAX(r.v) FROM ("

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -15,15 +16,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from journal import sealing, segments
+from journal import entries, reader, sealing, segments
 from journal.storage import Store
 from projector.catchup import projector_lock
 from projector.records import FLAG_TEXT
-from projector.runner import LIVE
+from projector.runner import LIVE, project_pass
 from projector.tables import read_checkpoint
 from tests import web_site
 from tests.web_site import EVIL, LEGACY
-from webapp import create_app, series
+from webapp import create_app, sealed, series
 from webapp.formatting import END_REASON_TEXT
 
 
@@ -252,3 +253,90 @@ def test_a_damaged_segment_shows_its_line_and_no_chart(
     # Sessions of other days and chargers are still drawn.
     others = [x for x in sessions(client) if x["id"] != s["id"]]
     assert all(client.get(f"/sessions/{x['id']}").status_code == 200 for x in others)
+
+
+JUNK = [b"7200", b" 12.5", b"12abc", b"abc", b"", b"-3", b"1e3", b"5e12", b".5", b"5.", b"+4"]
+JUNK += [b"0x1A", b"true", b"\xff\x00", b"230.45", b"1e", b"  ", b"3.25e-2 V"]
+
+
+def test_payloads_read_as_the_database_reads_them(store: Store) -> None:
+    """webapp.sealed reads a sealed payload as the live SQL's CAST does, junk included."""
+    rows = [
+        (entries.micros_text(1_767_225_600_000_000 + i), "c/power", p, 0, 0)
+        for i, p in enumerate(JUNK)
+    ]
+    entries.append(store, rows)
+    store.commit()
+    cast = store.real_sql("payload")
+    got = store.query(f"SELECT payload, {cast} FROM journal ORDER BY seq")
+    store.rollback()
+    assert [(bytes(p), float(v)) for p, v in got] == [(p, sealed.sql_real(p)) for p in JUNK]
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_sealed_buckets_equal_the_databases(store: Store, shuffled: bool) -> None:
+    """The same readings as live rows (the database's buckets) and sealed (Python's), junk
+    values and edges included; shuffled receive times take the reading-by-reading path."""
+    rng = random.Random(4)
+    base = 1_767_225_600_000_000  # 2026-01-01 UTC
+    width = 2_000_000
+    times = sorted(rng.randrange(0, 600_000_000) for _ in range(3000))
+    if shuffled:
+        rng.shuffle(times)
+    topics = ["c/power", "c/amp", "d/power"]
+    rows = [
+        (
+            entries.micros_text(base + t),
+            rng.choice(topics),
+            rng.choice([*JUNK, b"7200", b"230.45"])
+            if rng.random() < 0.2
+            else b"%.2f" % rng.uniform(0, 8000),
+            0,
+            0,
+        )
+        for t in times
+    ]
+    # The bucket edges (start + k * width) and either side of them, the range's ends, and
+    # fractions of a second that SQLite's time functions round up to the next second.
+    edges = [999, 1000, 2_000_999, 2_001_000, 2_001_001, 500_000_000, 500_000_001]
+    edges += [1_999_999, 3_999_500, 3_999_501, 5_999_999]
+    rows += [(entries.micros_text(base + t), "c/power", b"100", 0, 0) for t in edges]
+    entries.append(store, rows)
+    store.commit()
+    low, high = 1, reader.last_seq(store)
+    start, end = base + 1000, base + 500_000_000
+    live = entries.bucketed_sums(
+        store,
+        topics[:2],
+        first=low,
+        slices=1,
+        step=high,
+        size=high,
+        start_us=start,
+        end_us=end,
+        width_us=width,
+        ceiling=1e9,
+    )
+    store.rollback()
+    expected = {(t, i): (n, peak) for t, i, _, n, peak in live}
+    totals = {(t, i): total for t, i, total, _, _ in live}
+    while project_pass(store).entries:
+        pass
+    seal_before(store, base + 86_400_000_000)
+    assert store.query_one("SELECT COUNT(*) FROM journal") == (0,)
+    store.rollback()
+    with store.snapshot():
+        got = sealed.sealed_buckets(
+            store,
+            "c",
+            topics[:2],
+            low=low,
+            high=high,
+            start_us=start,
+            end_us=end,
+            width_us=width,
+            ceiling=1e9,
+        )
+    flat = {(t, i): sums for t, by_index in got.items() for i, sums in by_index.items()}
+    assert {k: (n, peak) for k, (_, n, peak) in flat.items()} == expected
+    assert {k: total for k, (total, _, _) in flat.items()} == pytest.approx(totals, rel=1e-12)

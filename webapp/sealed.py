@@ -46,6 +46,8 @@ class Column:
     micros: array[int]
     values: array[float]
     ordered: bool  # receive times never decrease (always, unless an import mixed them up)
+    smallest: float  # of the values
+    largest: float
 
     @property
     def size(self) -> int:
@@ -74,6 +76,8 @@ def _columns(store: Store, info: SegmentInfo, topics: frozenset[str]) -> Columns
             array("q", micros),
             array("d", values),
             all(a <= b for a, b in pairwise(micros)),
+            min(values),
+            max(values),
         )
         for topic, (seqs, micros, values) in by_topic.items()
     }
@@ -121,22 +125,19 @@ class SegmentCache:
 CACHE = SegmentCache()
 
 
-@dataclass
-class Sums:
-    """A bucket's readings of one topic: enough to merge live and sealed parts exactly."""
-
-    total: float
-    count: int
-    peak: float
-
-    def add(self, total: float, count: int, peak: float) -> None:
-        self.total += total
-        self.count += count
-        self.peak = max(self.peak, peak)
+# A bucket's readings of one topic: (sum, count, max), enough to merge live and sealed parts.
+Sums = tuple[float, int, float]
+# topic -> bucket index -> sums
+Buckets = dict[str, dict[int, Sums]]
 
 
-# (topic, bucket index) -> sums
-Buckets = dict[tuple[str, int], Sums]
+def merge(buckets: dict[int, Sums], more: dict[int, Sums]) -> None:
+    """Add one part's buckets of a topic to another's (only shared buckets need adding up)."""
+    shared = buckets.keys() & more.keys()
+    for index in shared:
+        (t1, n1, p1), (t2, n2, p2) = buckets[index], more[index]
+        more[index] = (t1 + t2, n1 + n2, max(p1, p2))
+    buckets.update(more)
 
 
 def sealed_buckets(
@@ -160,13 +161,13 @@ def sealed_buckets(
         if info.last_seq < low or info.first_seq > high:
             continue
         for topic, column in CACHE.columns(store, info, wanted).items():
-            _add(out, topic, column, low, high, start_us, end_us, width_us, ceiling)
+            part = _buckets(column, low, high, start_us, end_us, width_us, ceiling)
+            if part:
+                merge(out.setdefault(topic, {}), part)
     return out
 
 
-def _add(
-    out: Buckets,
-    topic: str,
+def _buckets(
     column: Column,
     low: int,
     high: int,
@@ -174,36 +175,51 @@ def _add(
     end_us: int,
     width_us: int,
     ceiling: float,
-) -> None:
-    first, last = 0, len(column.seqs)
-    if column.ordered:
-        first = bisect_left(column.micros, start_us)
-        last = bisect_right(column.micros, end_us)
-    current = -1
-    values: list[float] = []
+) -> dict[int, Sums]:
+    """A column's buckets of the readings with a seq in [low, high] received in [start, end]."""
+    if not (column.ordered and column.smallest >= 0 and column.largest <= ceiling):
+        return _buckets_filtered(column, low, high, start_us, end_us, width_us, ceiling)
+    # The usual case: times in seq order and no junk value. Then every bucket is one slice of
+    # the arrays, its edges found by bisection and its values added up in C: the Python work
+    # is per bucket (at most MAX_POINTS), not per reading.
+    micros, values = column.micros, column.values
+    first = max(bisect_left(micros, start_us), bisect_left(column.seqs, low))
+    last = min(bisect_right(micros, end_us), bisect_right(column.seqs, high))
+    if first >= last:
+        return {}
+    lowest = (micros[first] - start_us) // width_us
+    highest = (micros[last - 1] - start_us) // width_us
+    edges = [first]
+    edges += [
+        bisect_left(micros, start_us + index * width_us, first, last)
+        for index in range(lowest + 1, highest + 1)
+    ]
+    edges.append(last)
+    filled = [(lowest + i, a, b) for i, (a, b) in enumerate(pairwise(edges)) if b > a]
+    parts = [values[a:b] for _, a, b in filled]
+    return {
+        index: (total, b - a, peak)
+        for (index, a, b), total, peak in zip(
+            filled, map(math.fsum, parts), map(max, parts), strict=True
+        )
+    }
+
+
+def _buckets_filtered(
+    column: Column,
+    low: int,
+    high: int,
+    start_us: int,
+    end_us: int,
+    width_us: int,
+    ceiling: float,
+) -> dict[int, Sums]:
+    """_buckets one reading at a time: for junk values, or times out of seq order."""
+    grouped: dict[int, list[float]] = {}
     rows: Iterable[tuple[int, int, float]] = zip(
-        column.seqs[first:last],
-        column.micros[first:last],
-        column.values[first:last],
-        strict=True,
+        column.seqs, column.micros, column.values, strict=True
     )
     for seq, at, value in rows:
-        if not (low <= seq <= high and start_us <= at <= end_us and 0 <= value <= ceiling):
-            continue
-        index = (at - start_us) // width_us
-        if index != current:
-            _flush(out, topic, current, values)
-            current, values = index, []
-        values.append(value)
-    _flush(out, topic, current, values)
-
-
-def _flush(out: Buckets, topic: str, index: int, values: list[float]) -> None:
-    if not values:
-        return
-    total, count, peak = math.fsum(values), len(values), max(values)
-    found = out.get((topic, index))
-    if found is None:
-        out[(topic, index)] = Sums(total, count, peak)
-    else:
-        found.add(total, count, peak)
+        if low <= seq <= high and start_us <= at <= end_us and 0 <= value <= ceiling:
+            grouped.setdefault((at - start_us) // width_us, []).append(value)
+    return {index: (math.fsum(v), len(v), max(v)) for index, v in grouped.items()}

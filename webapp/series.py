@@ -37,7 +37,7 @@ from journal.storage import Store
 from projector.runner import LIVE
 from projector.sessions import SessionRow, next_plugin_id
 from projector.tables import read_checkpoint
-from webapp.sealed import Buckets, Sums, sealed_buckets
+from webapp.sealed import Buckets, merge, sealed_buckets
 
 MAX_POINTS = 1000
 KEYS = ("power", "amp", "voltage", "volt", "session_energy", "total_energy", "wh")
@@ -93,8 +93,10 @@ def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str
         )
         sampled = _add_live(store, session, buckets, topics, top, start_us, end_us, width)
     values: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
-    for (topic, index), sums in buckets.items():
-        values[index][topic.rpartition("/")[2]] = (sums.total / sums.count, sums.peak)
+    for topic, by_index in buckets.items():
+        key = topic.rpartition("/")[2]
+        for index, (total, count, peak) in by_index.items():
+            values[index][key] = (total / count, peak)
     order = sorted(values)
     times = [(start_us + i * width + width // 2) / US for i in order]
     power = [_power(values[i]) for i in order]
@@ -137,12 +139,11 @@ def _add_live(
         width_us=width,
         ceiling=PLAUSIBLE,
     )
+    live: Buckets = defaultdict(dict)
     for topic, index, total, n, peak in rows:
-        found = buckets.get((topic, index))
-        if found is None:
-            buckets[(topic, index)] = Sums(total, n, peak)
-        else:
-            found.add(total, n, peak)
+        live[topic][index] = (total, n, peak)
+    for topic, by_index in live.items():
+        merge(buckets.setdefault(topic, {}), by_index)
     return count > 1
 
 
