@@ -16,8 +16,8 @@ read inside one snapshot (Store.snapshot), and the merge drops a seq it has alre
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter, lt
 from typing import TypeVar
 
 from journal import entries, segments
@@ -79,9 +79,13 @@ def _ordered(
             row for rows, _ in _live_pages(fetch, position, top, page) for row in rows
         ]
         for info in members:
-            if wanted(info):
+            if not wanted(info):
+                continue
+            if position < info.first_seq and info.last_seq <= top:
+                merged.extend(decode(info))  # the whole segment is in range: no filter
+            else:
                 merged.extend(row for row in decode(info) if position < row[0] <= top)
-        merged.sort(key=_seq)
+        merged.sort(key=_SEQ)  # runs already in seq order: timsort merges them in C
         merged = _unique(merged)
         for start in range(0, len(merged), page):
             piece = merged[start : start + page]
@@ -92,13 +96,13 @@ def _ordered(
     yield from _live_pages(fetch, position, bound, page)
 
 
-def _seq(row: tuple) -> int:
-    return int(row[0])
+_SEQ = itemgetter(0)
 
 
 def _unique(rows: list[T]) -> list[T]:
     """Drop a seq given twice (a seal committed between two queries of a reader)."""
-    if all(a[0] < b[0] for a, b in itertools.pairwise(rows)):
+    seqs = list(map(_SEQ, rows))
+    if all(map(lt, seqs, seqs[1:])):
         return rows
     out: list[T] = []
     for row in rows:

@@ -278,33 +278,33 @@ def decode_raw(block: bytes, checksum: bytes, wanted: Callable[[str], bool]) -> 
     keep = [wanted(name) for name in cols.names]
     if not any(keep):
         return []
-    out: list[RawEntry] = []
+    # One payload iterator per kept topic; the other topics' payloads are stepped over.
+    takers: dict[int, Callable[[], bytes]] = {}
     start = offset = 0
-    topic_ids, seqs, micros, flags, data = (
-        cols.topic_ids,
-        cols.seqs,
-        cols.micros,
-        cols.flags,
-        cols.data,
-    )
+    data = cols.data
     for topic_id, size in enumerate(cols.per_topic):
         lengths = cols.lengths[start : start + size]
         start += size
-        sizes = [length - 1 for length in lengths if length]
-        ends = list(accumulate(sizes, initial=offset))
-        offset = ends[-1]
         if not keep[topic_id]:
+            offset += sum(lengths) - size + lengths.count(0)  # sizes are stored plus one
             continue
+        ends = list(accumulate([length - 1 for length in lengths if length], initial=offset))
+        offset = ends[-1]
         distinct = [b"", *map(bytes, map(data.__getitem__, map(slice, ends, ends[1:])))]
-        payloads = map(distinct.__getitem__, accumulate(map(bool, lengths)))
-        positions = compress(range(len(topic_ids)), map(topic_id.__eq__, topic_ids))
-        name = cols.names[topic_id]
-        out.extend(
-            (seqs[p], micros[p], name, payload, bool(flags[p] & 4))
-            for p, payload in zip(positions, payloads, strict=True)
+        takers[topic_id] = iter(map(distinct.__getitem__, accumulate(map(bool, lengths)))).__next__
+    topic_ids = cols.topic_ids
+    positions = list(compress(range(len(topic_ids)), map(keep.__getitem__, topic_ids)))
+    kept_ids = list(map(topic_ids.__getitem__, positions))
+    return list(
+        zip(
+            map(cols.seqs.__getitem__, positions),
+            map(cols.micros.__getitem__, positions),
+            map(cols.names.__getitem__, kept_ids),
+            [takers[topic_id]() for topic_id in kept_ids],
+            map(bool, map((4).__and__, map(cols.flags.__getitem__, positions))),
+            strict=True,
         )
-    out.sort()
-    return out
+    )
 
 
 def matches(messages: Sequence[Message], encoded: Encoded) -> bool:
