@@ -22,7 +22,8 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import groupby, islice, pairwise
+from operator import itemgetter, le
 
 from journal import segments
 from journal.segments import SegmentInfo
@@ -58,29 +59,29 @@ Columns = dict[str, Column]
 
 
 def _columns(store: Store, info: SegmentInfo, topics: frozenset[str]) -> Columns:
-    """Decode a segment's messages of these topics (raises segments.SegmentDamaged)."""
+    """Decode a segment's messages of these topics (raises segments.SegmentDamaged), in bulk:
+    a stable sort by topic keeps each topic's messages in seq order."""
     entries = segments.load_raw(store, info, lambda topic: topic in topics)
-    parsed: dict[bytes, float] = {}  # payloads repeat: each distinct one is read once
-    by_topic: dict[str, tuple[list[int], list[int], list[float]]] = {}
-    for seq, at, topic, payload, _retained in entries:
-        value = parsed.get(payload)
-        if value is None:
-            value = parsed[payload] = sql_real(payload)
-        seqs, micros, values = by_topic.setdefault(topic, ([], [], []))
-        seqs.append(seq)
-        micros.append(at)
-        values.append(value)
-    return {
-        topic: Column(
-            array("q", seqs),
-            array("q", micros),
-            array("d", values),
-            all(a <= b for a, b in pairwise(micros)),
+    entries.sort(key=_TOPIC)
+    # Payloads repeat: each distinct one is read once.
+    parsed = {payload: sql_real(payload) for payload in set(map(_PAYLOAD, entries))}
+    out: Columns = {}
+    for topic, group in groupby(entries, key=_TOPIC):
+        rows = list(group)
+        micros = array("q", map(_MICROS, rows))
+        values = array("d", map(parsed.__getitem__, map(_PAYLOAD, rows)))
+        out[topic] = Column(
+            array("q", map(_SEQ, rows)),
+            micros,
+            values,
+            all(map(le, micros, islice(micros, 1, None))),
             min(values),
             max(values),
         )
-        for topic, (seqs, micros, values) in by_topic.items()
-    }
+    return out
+
+
+_SEQ, _MICROS, _TOPIC, _PAYLOAD = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 class SegmentCache:
