@@ -491,3 +491,20 @@ def journal_disk_bytes(store: Store) -> int:
             "pragma_page_size() AS s"
         )
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def journal_free_bytes(store: Store) -> int:
+    """The part of journal_disk_bytes that holds no data but stays allocated, reused by new
+    rows (after a first seal, most of it): SQLite's free pages (VACUUM gives them back to the
+    disk), InnoDB's data_free of the journal's two tables (OPTIMIZE TABLE does)."""
+    if store.dialect == "mysql":
+        row = store.query_one(
+            "SELECT SUM(data_free) FROM information_schema.TABLES "
+            "WHERE table_schema = DATABASE() AND table_name IN ('journal', 'journal_segment')"
+        )
+    else:
+        row = store.query_one(
+            "SELECT f.freelist_count * s.page_size FROM pragma_freelist_count() AS f, "
+            "pragma_page_size() AS s"
+        )
+    return int(row[0]) if row and row[0] is not None else 0

@@ -115,6 +115,7 @@ class JournalFootprint:
     are (live rows, or sealed into compressed segments), and when sealing last ran."""
 
     disk_bytes: int  # see journal.entries.journal_disk_bytes for what each backend counts
+    free_bytes: int  # of those, allocated but empty (journal.entries.journal_free_bytes)
     live_rows: int
     segments: int
     sealed_messages: int
@@ -136,11 +137,13 @@ def journal_footprint(store: Store) -> JournalFootprint:
     from rows to segments in one transaction: never counted twice or not at all)."""
     with store.snapshot():
         disk = entries.journal_disk_bytes(store)
+        free = entries.journal_free_bytes(store)
         live = entries.count(store)
         sealed = segments.totals(store)
         last_run = sealing.last_run(store)
     return JournalFootprint(
         disk_bytes=disk,
+        free_bytes=free,
         live_rows=live,
         segments=sealed.segments,
         sealed_messages=sealed.messages,

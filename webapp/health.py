@@ -48,6 +48,7 @@ def _footprint_json(footprint: JournalFootprint) -> dict[str, Any]:
     per_message = footprint.bytes_per_message
     return {
         "bytes_on_disk": footprint.disk_bytes,
+        "free_bytes": footprint.free_bytes,
         "bytes_per_message": None if per_message is None else round(per_message, 2),
         "messages": footprint.messages,
         "live_rows": footprint.live_rows,
