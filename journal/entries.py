@@ -220,55 +220,6 @@ def last_seq_received_by(store: Store, moment_us: int, low: int, high: int) -> i
     return int(row[0]) if row and row[0] is not None else low
 
 
-# (topic, bucket index, mean, max) of numeric readings: what bucketed_readings returns.
-Bucket = tuple[str, int, float, float]
-
-
-def bucketed_readings(
-    store: Store,
-    topics: Sequence[str],
-    *,
-    first: int,
-    slices: int,
-    step: int,
-    size: int,
-    start: datetime,
-    end: datetime,
-    width_us: int,
-    ceiling: float,
-) -> list[Bucket]:
-    """The mean and the max of the numeric payloads (within 0..ceiling) of some topics received
-    in [start, end], per topic and per time bucket of `width_us` from `start`, read from `slices`
-    runs of `size` positions every `step` from position `first` (one run: a whole range).
-    The database does the averaging: one primary-key range per slice (a row of the recursive
-    CTE), and only the aggregated rows travel, whatever the range's length."""
-    bucket = store.bucket_index_sql("received_at")
-    value = store.real_sql("payload")
-    since = stored_text(start)
-    rows = store.query(
-        "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
-        f"SELECT j.topic, {bucket} AS b, AVG({value}), MAX({value}) "
-        "FROM slice JOIN journal j ON j.seq >= ? + slice.k * ? AND j.seq < ? + slice.k * ? + ? "
-        f"WHERE j.topic IN ({placeholders(topics)}) AND j.received_at >= ? "
-        f"AND j.received_at <= ? AND {value} BETWEEN 0 AND ? GROUP BY j.topic, b",
-        [
-            slices - 1,
-            since,
-            width_us,
-            first,
-            step,
-            first,
-            step,
-            size,
-            *topics,
-            since,
-            stored_text(end),
-            ceiling,
-        ],
-    )
-    return [(str(topic), int(index), float(mean), float(peak)) for topic, index, mean, peak in rows]
-
-
 class _MicrosCache:
     """Consecutive entries share their day: parse the date once per day, the time by slicing."""
 
@@ -416,26 +367,16 @@ def bucketed_sums(
     width_us: int,
     ceiling: float,
 ) -> list[BucketSums]:
-    """bucketed_readings with the sum and the count instead of the mean, so the live rows'
-    buckets can be merged with those webapp/series.py adds up from sealed segments, and with the
-    bucket index computed exactly, floor((received_at - start) / width) in integer microseconds,
-    as Python computes it for the sealed messages (bucket_index_sql goes through julianday's
-    milliseconds on SQLite and MariaDB's 4-decimal division, which can put a reading that lies
-    near an edge into the next bucket)."""
+    """The sum, the count and the max of the numeric payloads (within 0..ceiling) of some topics
+    received in [start, end], per topic and per time bucket of `width_us` from `start`, read
+    from `slices` runs of `size` positions every `step` from position `first` (one run: a whole
+    range). The database does the adding up: one primary-key range per slice (a row of the
+    recursive CTE), and only the aggregated rows travel, whatever the range's length. Sums and
+    counts, not means, so these buckets merge with those webapp/sealed.py adds up from sealed
+    segments; the bucket index is exact, floor((received_at - start) / width) in integer
+    microseconds, as Python computes it for the sealed messages."""
     value = store.real_sql("j.payload")
-    # Integer division of non-negative integers, exact on both (no `%`: MySQL Connector does
-    # not undo the store's doubling of a literal % outside quotes).
-    if store.dialect == "mysql":
-        micros, divided = store.micros_sql("j.received_at"), "r.d DIV ?"
-    else:
-        # Not SqliteStore.micros_sql: it hands strftime the text with its fraction, and SQLite
-        # rounds a time to the millisecond first, so .9995 to .999999 come out a second late.
-        # The seconds of the text without its fraction, plus the fraction, are exact.
-        micros = (
-            "(CAST(strftime('%s', substr(j.received_at, 1, 19)) AS INTEGER) * 1000000"
-            " + CAST(substr(j.received_at, 21, 6) AS INTEGER))"
-        )
-        divided = "r.d / ?"
+    micros, divided = store.micros_sql("j.received_at"), store.int_div_sql("r.d", "?")
     rows = store.query(
         "WITH RECURSIVE slice(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slice WHERE k < ?) "
         f"SELECT r.topic, {divided} AS b, SUM(r.v), COUNT(*), MAX(r.v) FROM ("

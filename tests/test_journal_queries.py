@@ -3,8 +3,6 @@ backends: the answers agree with a plain reading of the rows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from journal import entries, reader
 from journal.storage import Store
 
@@ -39,30 +37,27 @@ def test_last_seq_received_by_matches_a_scan(store: Store) -> None:
         assert entries.last_seq_received_by(store, BASE_US + moment, low, high) == expected
 
 
-def test_bucketed_readings_average_per_bucket_and_skip_junk(store: Store) -> None:
+def test_bucketed_sums_add_up_per_bucket_and_skip_junk(store: Store) -> None:
     second = 1_000_000
-    # A quarter second off the bucket edges (SQLite computes them through julianday's float).
     rows = [(i * second // 2 + second // 4, "a/power", str(100 * i).encode()) for i in range(20)]
     rows += [(3 * second, "a/power", b"5e12"), (3 * second, "b/power", b"7")]  # junk, other topic
     seqs = _journal(store, rows)
-    start = datetime.fromtimestamp(BASE_US / second, UTC)
-    end = datetime.fromtimestamp((BASE_US + 20 * second) / second, UTC)
-    got = entries.bucketed_readings(
+    got = entries.bucketed_sums(
         store,
         ["a/power"],
         first=seqs[0],
         slices=1,
         step=len(seqs),
         size=len(seqs),
-        start=start,
-        end=end,
+        start_us=BASE_US,
+        end_us=BASE_US + 20 * second,
         width_us=2 * second,
         ceiling=1e9,
     )
     store.rollback()
     # Bucket k holds readings 4k .. 4k + 3 (two a second, buckets of two seconds).
     expected = [
-        ("a/power", k, sum(100.0 * i for i in range(4 * k, 4 * k + 4)) / 4, 100.0 * (4 * k + 3))
+        ("a/power", k, sum(100.0 * i for i in range(4 * k, 4 * k + 4)), 4, 100.0 * (4 * k + 3))
         for k in range(5)
     ]
     assert sorted(got) == expected
@@ -70,19 +65,17 @@ def test_bucketed_readings_average_per_bucket_and_skip_junk(store: Store) -> Non
 
 def _one_second(
     store: Store, first: int, slices: int, step: int, size: int
-) -> list[entries.Bucket]:
-    """bucketed_readings of a/power over the first second, in one bucket."""
-    start = datetime.fromtimestamp(BASE_US / 1e6, UTC)
-    end = datetime.fromtimestamp((BASE_US + 10**6) / 1e6, UTC)
-    got = entries.bucketed_readings(
+) -> list[entries.BucketSums]:
+    """bucketed_sums of a/power over the first second, in one bucket."""
+    got = entries.bucketed_sums(
         store,
         ["a/power"],
         first=first,
         slices=slices,
         step=step,
         size=size,
-        start=start,
-        end=end,
+        start_us=BASE_US,
+        end_us=BASE_US + 10**6,
         width_us=10**7,
         ceiling=1e9,
     )
@@ -90,11 +83,20 @@ def _one_second(
     return got
 
 
-def test_bucketed_readings_read_only_the_slices(store: Store) -> None:
+def test_bucketed_sums_read_only_the_slices(store: Store) -> None:
     seqs = _journal(store, [(i * 1000, "a/power", b"1") for i in range(100)])
     store.execute("UPDATE journal SET payload = ? WHERE seq = ?", (b"50", seqs[20]))
     store.commit()
     # Three slices of 5 positions every 40 (seqs 0-4, 40-44, 80-84 of the 100) miss the 50.
-    assert _one_second(store, seqs[0], 3, 40, 5) == [("a/power", 0, 1.0, 1.0)]
+    assert _one_second(store, seqs[0], 3, 40, 5) == [("a/power", 0, 15.0, 15, 1.0)]
     # Slices of 25 reach it: 25 + 25 + 20 (the journal ends at 99) readings, one of them 50.
-    assert _one_second(store, seqs[0], 3, 40, 25) == [("a/power", 0, (69 + 50) / 70, 50.0)]
+    assert _one_second(store, seqs[0], 3, 40, 25) == [("a/power", 0, 69.0 + 50, 70, 50.0)]
+
+
+def test_times_late_in_a_second_keep_their_second(store: Store) -> None:
+    """SQLite's strftime rounds a time with a fraction to the millisecond: .9995 and later must
+    not count as the next second (micros_sql hands it the seconds only)."""
+    seqs = _journal(store, [(999_500, "a/state", b"3"), (999_999, "a/state", b"2")])
+    got = entries.read_raw_after(store, seqs[0] - 1, 10)
+    store.rollback()
+    assert [entry[1] - BASE_US for entry in got] == [999_500, 999_999]

@@ -126,12 +126,9 @@ class Store(ABC):
         """The column `micros_column` selected, as integer microseconds, for a page of rows."""
         return values
 
-    @abstractmethod
-    def bucket_index_sql(self, column: str) -> str:
-        """An expression giving the index of the time bucket a stored UTC time falls in, counted
-        from a start time (the first `?` it holds, stored text) in buckets of a width in
-        microseconds (the second `?`): for charts the database averages, so a long range
-        sends only a few thousand aggregated rows."""
+    def int_div_sql(self, dividend: str, divisor: str) -> str:
+        """Exact division of non-negative integers, rounded down (SQLite's `/` on integers)."""
+        return f"{dividend} / {divisor}"
 
     @abstractmethod
     def real_sql(self, expression: str) -> str:

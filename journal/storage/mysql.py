@@ -146,6 +146,9 @@ class MysqlStore(Store):
             except mysql_errors.Error as exc:
                 raise self._failed(exc) from exc
 
+    def int_div_sql(self, dividend: str, divisor: str) -> str:
+        return f"{dividend} DIV {divisor}"  # `/` gives a decimal on MariaDB
+
     def read_committed(self) -> None:
         self.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
@@ -181,9 +184,6 @@ class MysqlStore(Store):
 
     def exact_sum_sql(self, expression: str) -> str:
         return f"SUM({expression})"  # DECIMAL sums are exact
-
-    def bucket_index_sql(self, column: str) -> str:
-        return f"FLOOR(TIMESTAMPDIFF(MICROSECOND, ?, {column}) / ?)"
 
     def real_sql(self, expression: str) -> str:
         return f"CAST({expression} AS DOUBLE)"

@@ -224,9 +224,6 @@ class SqliteStore(Store):
     def exact_sum_sql(self, expression: str) -> str:
         return f"exact_sum({expression})"
 
-    def bucket_index_sql(self, column: str) -> str:
-        return f"CAST((julianday({column}) - julianday(?)) * 86400000000.0 / ? AS INTEGER)"
-
     def real_sql(self, expression: str) -> str:
         return f"CAST({expression} AS REAL)"
 
@@ -238,8 +235,10 @@ class SqliteStore(Store):
 
     def micros_sql(self, column: str) -> str:
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by strftime, then the fraction.
+        # strftime gets the seconds only: given the fraction it rounds to the millisecond
+        # first, and .9995 and later would count one second late.
         return (
-            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+            f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000"
             f" + CAST(substr({column}, 21, 6) AS INTEGER))"
         )
 
