@@ -70,6 +70,8 @@ WEB_TABLES = (
     "tariff_band",
     "payment",
     "broker_session_lost",
+    "journal_segment",
+    "journal_seal_run",
 )
 
 
