@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from journal.segment_codec import Message, RawEntry
 from journal.storage import Store, placeholders
@@ -145,6 +146,10 @@ def read_messages(
     if up_to is not None:
         sql += " AND seq <= ?"
         params.append(up_to)
+    if store.supports_json_table():
+        packed = read_messages_packed(store, after_seq, limit, up_to, store.max_statement_bytes())
+        if packed is not None:
+            return packed
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
     if not rows:
         return []
@@ -157,6 +162,53 @@ def read_messages(
     return [
         (r[0], at, r[2], bytes(r[3]), r[4], r[5], r[6]) for r, at in zip(rows, micros, strict=True)
     ]
+
+
+# A page of seqs as one JSON document, built by GROUP_CONCAT on MariaDB 10.6+: the pure-Python
+# driver then reads one string instead of a protocol packet and seven conversions per row, and
+# json.loads and bytes.fromhex do the rest in C, about three times faster than row by row. A
+# range of seqs, not ORDER BY ... LIMIT in a derived table, which MariaDB would copy into a
+# temporary table (blobs go to disk). The count beside the document tells a whole one from one
+# cut at group_concat_max_len (then the page is read row by row).
+_PACKED = (
+    "SET STATEMENT group_concat_max_len = {limit} FOR "
+    "SELECT COUNT(*), CONCAT('[', GROUP_CONCAT('[', seq, ',', {micros}, ',', JSON_QUOTE(topic), "
+    "',\"', HEX(payload), '\",', qos, ',', retained, ',', import_key IS NOT NULL, ']'), ']') "
+    "FROM journal WHERE seq > ? AND seq <= ?"
+)
+
+
+def read_messages_packed(
+    store: Store, after_seq: int, limit: int, up_to: int | None, max_bytes: int
+) -> list[Message] | None:
+    """read_messages' next page in one document of at most `max_bytes`, or None when it did not
+    fit one."""
+    sql = _PACKED.format(limit=max_bytes, micros=store.micros_sql("received_at"))
+    high = after_seq + limit if up_to is None else min(after_seq + limit, up_to)
+    row = store.query_one(sql, (after_seq, high))
+    if row is not None and not row[0]:  # a hole in seq (sealed or skipped): jump over it
+        bound = "" if up_to is None else " AND seq <= ?"
+        found = store.query_one(
+            f"SELECT MIN(seq) FROM journal WHERE seq > ?{bound}",
+            (after_seq,) if up_to is None else (after_seq, up_to),
+        )
+        if not found or found[0] is None:
+            return []
+        low = int(found[0]) - 1
+        high = low + limit if up_to is None else min(low + limit, up_to)
+        row = store.query_one(sql, (low, high))
+    if row is None or not row[0] or row[1] is None:
+        return None
+    try:
+        document = row[1] if isinstance(row[1], str) else bytes(row[1]).decode()
+        items = json.loads(document)
+    except ValueError:
+        return None
+    if len(items) != row[0]:
+        return None
+    items.sort(key=itemgetter(0))  # GROUP_CONCAT without ORDER BY: in key order in practice
+    hexed = bytes.fromhex
+    return [(s, at, t, hexed(p), q, r, i) for s, at, t, p, q, r, i in items]
 
 
 def delete_ranges(store: Store, ranges: Sequence[tuple[int, int]]) -> int:

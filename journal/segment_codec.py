@@ -2,40 +2,50 @@
 
 Pure code, no I/O. A block holds the messages of one topic group (a charger's base topic) for one
 UTC day, in seq order. The messages are laid out as columns, because each column on its own is
-very regular and a standard compressor then does the rest:
+very regular and a standard compressor then does the rest. A block is made of sections, each
+compressed on its own, so a reader that needs a few topics decompresses only those:
 
-- the topic of each message as an index into the block's topic list (a dump repeats the same
-  30 topics in the same order all day: this column compresses to almost nothing);
-- seq and receive time (microseconds) as differences to the previous message, written as 8-byte
-  integers split into byte planes: the high planes are all zero or all 0xff and vanish in the
-  compressor, the low plane keeps the jitter, which is the only real information;
-- qos, retained and imported as one flag byte each;
-- the payloads grouped by topic (each topic's values follow each other, where they resemble each
-  other most), a length column where 0 marks "the same payload as this topic's previous one",
-  and the distinct payloads' bytes.
+- the index section: the topic of each message as an index into the block's topic list (a dump
+  repeats the same 30 topics in the same order all day: this column compresses to almost
+  nothing); seq and receive time (microseconds) as differences to the previous message, in
+  narrow columns (one byte for seq, whose step is nearly always 1; two for the receive time,
+  whose step inside a burst is a few hundred microseconds) with the rare wide steps apart,
+  split into byte planes; qos, retained and imported as one flag byte each;
+- one section per topic with its payloads in seq order, where they resemble each other most: a
+  kind column (0: the same payload as the topic's previous one; 1: a number; else the length of
+  a payload kept as it is, plus 2), the numbers, and the other payloads' bytes.
 
-The whole body is compressed by one `lzma` call (the standard library's xz: the best ratio of the
-standard codecs on this data, and it adds its own CRC of the body). `checksum` is the SHA-256 of
-the body; the body is a canonical encoding (encode is a pure function of the messages, and decode
-inverts it), so a checksum over it is a checksum of the decoded messages, and `verify` proves it
-by re-encoding what it decoded.
+A number is a payload in the one spelling that a decimal value has when written without
+exponent, leading zeros, a plus sign or trailing zeros (`0`, `-3`, `236.48`, `6495.61605`): the
+firmware's readings. It is kept as the difference of its value, scaled by the topic's most
+decimals in the block, to the topic's previous number, so a slowly moving meter costs a byte or
+two instead of ten digits, and written back in the same spelling: byte-exact. Anything else
+(`-0`, `1e308`, `false`, `3.10`, binary) is kept as it is.
 
-Everything runs in bulk (array, bytes slicing, map/accumulate/compress over whole columns): no
-per-message work in Python beyond one dictionary lookup.
+Each section is compressed by the standard library's LZMA2 (`lzma`, raw format, no container: the
+best ratio of the standard codecs on this data). A block starts with its section table: each
+section's compressed and decompressed size and the first 16 bytes of the SHA-256 of its
+decompressed bytes, then the SHA-256 of all compressed bytes. `checksum` is the SHA-256 of the
+sections' decompressed sizes and digests: the encoding is canonical (encode is a pure function
+of the messages, and decode inverts it), so it is a checksum of the decoded messages, and
+`verify` proves it by re-encoding what it decoded. Every read checks the compressed bytes and
+each section it decompresses, so a damaged byte anywhere is refused, never decoded into data.
+
+Everything runs in bulk (array, bytes slicing, map/accumulate/compress over whole columns).
 """
 
 from __future__ import annotations
 
 import hashlib
 import lzma
+import re
 import struct
 import sys
 from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress, pairwise
-from operator import add, eq, itemgetter, lt, mul, not_, sub
+from itertools import accumulate, chain, compress, pairwise, repeat
+from operator import add, eq, itemgetter, lt, ne, not_, sub
 
 CODEC_LZMA_COLUMNS = 1  # the codec version written into journal_segment.codec
 CODECS = (CODEC_LZMA_COLUMNS,)
@@ -45,10 +55,17 @@ Message = tuple[int, int, str, bytes, int, bool, bool]
 # (seq, received_at in microseconds, topic, payload, retained): what the projector replays.
 RawEntry = tuple[int, int, str, bytes, bool]
 
-_MAGIC = b"CLJ1"
-_HEADER = struct.Struct("<4sIIB")  # magic, messages, topics, width of the topic index
+_MAGIC = b"CLJ2"
+_TABLE_HEAD = struct.Struct("<4sI")  # magic, sections
+_SECTION = struct.Struct("<II16s")  # compressed size, decompressed size, digest
+_INDEX_HEAD = struct.Struct("<IIBqq")  # messages, topics, index width, first seq, first time
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 2}]
 _LITTLE = sys.byteorder == "little"
+_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+_MAX_DECIMALS = 18
+_MAX_MANTISSA = 1 << 62  # differences and their zigzag form then fit 64 bits
+# Kinds of a topic's payloads.
+_REPEAT, _NUMBER_KIND, _RAW = 0, 1, 2
 
 
 class BlockError(ValueError):
@@ -58,12 +75,15 @@ class BlockError(ValueError):
 @dataclass(frozen=True)
 class Encoded:
     block: bytes  # what journal_segment.block stores
-    checksum: bytes  # SHA-256 of the uncompressed body
+    checksum: bytes  # SHA-256 of the sections' sizes and digests (_checksum)
     count: int
     first_seq: int
     last_seq: int
     first_at: int  # microseconds
     last_at: int
+
+
+# ---- columns ------------------------------------------------------------------------------
 
 
 def _planes(values: Iterable[int], typecode: str) -> bytes:
@@ -88,9 +108,42 @@ def _unplanes(data: bytes | memoryview, count: int, typecode: str) -> array[int]
     return numbers
 
 
-def _deltas(values: Sequence[int]) -> map[int]:
+def _narrow(values: list[int], typecode: str) -> bytes:
+    """Values in a narrow column; those that do not fit (negative or too large) are written as
+    the column's largest value and follow, full width, after it."""
+    escape = (1 << (8 * array(typecode).itemsize)) - 1
+    fits = [0 <= value < escape for value in values]
+    if all(fits):
+        return struct.pack("<I", 0) + _planes(values, typecode)
+    wide = list(compress(values, map(not_, fits)))
+    narrow = [value if fit else escape for value, fit in zip(values, fits, strict=True)]
+    return struct.pack("<I", len(wide)) + _planes(narrow, typecode) + _planes(wide, "q")
+
+
+def _unnarrow(reader: _Reader, count: int, typecode: str) -> Sequence[int]:
+    (wide_count,) = struct.unpack("<I", reader.take(4))
+    width = array(typecode).itemsize
+    narrow = _unplanes(reader.take(width * count), count, typecode)
+    if not wide_count:
+        return narrow
+    escape = (1 << (8 * width)) - 1
+    at, i = [], -1
+    for _ in range(wide_count):
+        try:
+            i = narrow.index(escape, i + 1)
+        except ValueError:
+            raise BlockError("a column's wide values do not match their marks") from None
+        at.append(i)
+    wide = _unplanes(reader.take(8 * wide_count), wide_count, "q")
+    values = list(narrow)
+    for i, value in zip(at, wide, strict=True):
+        values[i] = value
+    return values
+
+
+def _deltas(values: Sequence[int]) -> list[int]:
     """Each value minus the one before it (the first minus 0)."""
-    return map(sub, values, chain((0,), values))
+    return list(map(sub, values, chain((0,), values)))
 
 
 def _flags(qos: list[int], retained: list[bool], imported: list[bool]) -> bytes:
@@ -108,6 +161,125 @@ def group_of(topic: str) -> str:
     return topic.rpartition("/")[0]
 
 
+# ---- numbers --------------------------------------------------------------------------------
+
+
+def _decimals(payload: bytes) -> int:
+    point = payload.find(b".")
+    return 0 if point < 0 else len(payload) - point - 1
+
+
+def _mantissa(payload: bytes, decimals: int) -> int:
+    whole, _, fraction = payload.partition(b".")
+    value = int(whole.lstrip(b"-") + fraction.ljust(decimals, b"0"))
+    return -value if payload[:1] == b"-" else value
+
+
+def _spelled(mantissas: Iterable[int], decimals: int) -> list[bytes]:
+    """Numbers written back in their one spelling (inverse of _mantissa)."""
+    if not decimals:
+        return [b"%d" % value for value in mantissas]
+    scale = 10**decimals
+    out = []
+    for value in mantissas:
+        whole, fraction = divmod(-value if value < 0 else value, scale)
+        text = b"%d.%0*d" % (whole, decimals, fraction) if fraction else b"%d" % whole
+        if fraction:
+            text = text.rstrip(b"0")
+        out.append(b"-" + text if value < 0 else text)
+    return out
+
+
+def _zigzag(values: Iterable[int]) -> list[int]:
+    return [(value << 1) ^ (value >> 63) for value in values]
+
+
+def _unzigzag(values: Iterable[int]) -> list[int]:
+    return [(value >> 1) ^ -(value & 1) for value in values]
+
+
+# ---- one topic's payloads ---------------------------------------------------------------------
+
+
+def _topic_section(payloads: list[bytes]) -> bytes:
+    """A topic's payloads (in seq order) as kinds, numbers and the other payloads' bytes."""
+    fresh = list(map(ne, payloads, chain((None,), payloads)))
+    distinct = list(compress(payloads, fresh))
+    numeric = [_NUMBER.fullmatch(p) is not None and p != b"-0" for p in distinct]
+    decimals = min(max(map(_decimals, compress(distinct, numeric)), default=0), _MAX_DECIMALS)
+    mantissas: list[int] = []
+    for i in compress(range(len(distinct)), numeric):
+        if _decimals(distinct[i]) > decimals:
+            numeric[i] = False
+            continue
+        value = _mantissa(distinct[i], decimals)
+        if -_MAX_MANTISSA < value < _MAX_MANTISSA:
+            mantissas.append(value)
+        else:
+            numeric[i] = False
+    raw = list(compress(distinct, map(not_, numeric)))
+    kinds_of_distinct = [
+        _NUMBER_KIND if number else len(payload) + _RAW
+        for payload, number in zip(distinct, numeric, strict=True)
+    ]
+    kinds = [_REPEAT] * len(payloads)
+    for i, kind in zip(compress(range(len(payloads)), fresh), kinds_of_distinct, strict=True):
+        kinds[i] = kind
+    return b"".join(
+        (
+            bytes((decimals,)),
+            struct.pack("<I", len(mantissas)),
+            _narrow(kinds, "B"),
+            _planes(_zigzag(_deltas(mantissas)), "Q"),
+            b"".join(raw),
+        )
+    )
+
+
+def _topic_payloads(body: bytes, count: int) -> list[bytes]:
+    """A topic section's payloads in seq order (inverse of _topic_section)."""
+    reader = _Reader(body)
+    decimals = reader.take(1)[0]
+    (numbers,) = struct.unpack("<I", reader.take(4))
+    kinds = _unnarrow(reader, count, "B")
+    if count and kinds[0] == _REPEAT:
+        raise BlockError("a topic's first payload repeats nothing")
+    spelled = _spelled(
+        accumulate(_unzigzag(_unplanes(reader.take(8 * numbers), numbers, "Q"))), decimals
+    )
+    data = reader.view[reader.at :]
+    fresh = list(filter(None, kinds))
+    sizes = [kind - _RAW for kind in fresh if kind >= _RAW]
+    ends = list(accumulate(sizes, initial=0))
+    if ends[-1] != len(data) or len(spelled) != len(fresh) - len(sizes):
+        raise BlockError("a topic's payloads do not match their kinds")
+    raw = list(map(bytes, map(data.__getitem__, map(slice, ends, ends[1:]))))
+    distinct: list[bytes] = [b""] * (len(fresh) + 1)
+    is_number = list(map((_NUMBER_KIND).__eq__, fresh))
+    for i, payload in zip(compress(range(1, len(fresh) + 1), is_number), spelled, strict=True):
+        distinct[i] = payload
+    others = compress(range(1, len(fresh) + 1), map(not_, is_number))
+    for i, payload in zip(others, raw, strict=True):
+        distinct[i] = payload
+    return list(map(distinct.__getitem__, accumulate(map(bool, kinds))))
+
+
+# ---- the block --------------------------------------------------------------------------------
+
+
+def _compress(section: bytes) -> bytes:
+    return lzma.compress(section, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+
+
+def _digest(section: bytes) -> bytes:
+    return hashlib.sha256(section).digest()[:16]
+
+
+def _checksum(sizes: Iterable[int], digests: Iterable[bytes]) -> bytes:
+    """The SHA-256 of every section's decompressed size and digest."""
+    return hashlib.sha256(b"".join(map(struct.Struct("<I16s").pack, sizes, digests))).digest()
+
+
 def encode(messages: Sequence[Message]) -> Encoded:
     """One block of messages given in seq order (strictly increasing)."""
     if not messages:
@@ -115,51 +287,49 @@ def encode(messages: Sequence[Message]) -> Encoded:
     seqs, micros, topics, payloads, qos, retained, imported = (
         list(map(itemgetter(field), messages)) for field in range(7)
     )
+    if not all(map(lt, seqs, seqs[1:])):
+        raise ValueError("a block's messages must come in increasing seq order")
     index: dict[str, int] = {}
     setdefault = index.setdefault
     topic_ids = [setdefault(topic, len(index)) for topic in topics]
     count, names = len(messages), list(index)
-    if not all(map(lt, seqs, seqs[1:])):
-        raise ValueError("a block's messages must come in increasing seq order")
-    flags = _flags(qos, retained, imported)
-    # Payloads grouped by topic, in seq order inside each topic (a stable sort by topic index).
+    # Each topic's payloads in seq order (a stable sort by topic index).
     order = sorted(range(count), key=topic_ids.__getitem__)
     grouped = list(map(payloads.__getitem__, order))
-    grouped_ids = list(map(topic_ids.__getitem__, order))
-    # A payload is new unless it equals the previous one of the same topic.
-    fresh = list(
-        map(
-            not_,
-            map(
-                mul,
-                map(eq, grouped, chain((None,), grouped)),
-                map(eq, grouped_ids, chain((-1,), grouped_ids)),
-            ),
-        )
-    )
-    lengths = map(mul, map((1).__add__, map(len, grouped)), fresh)  # 0 = a repeat
-    distinct = list(compress(grouped, fresh))
-    counted = Counter(topic_ids)
-    per_topic = [counted[topic_id] for topic_id in range(len(names))]
+    per_topic = [0] * len(names)
+    for topic_id in topic_ids:
+        per_topic[topic_id] += 1
     encoded_names = [name.encode("utf-8") for name in names]
     typecode = _index_typecode(len(names))
-    body = b"".join(
+    index_section = b"".join(
         (
-            _HEADER.pack(_MAGIC, count, len(names), array(typecode).itemsize),
+            _INDEX_HEAD.pack(count, len(names), array(typecode).itemsize, seqs[0], micros[0]),
             _planes(map(len, encoded_names), "I"),
             b"".join(encoded_names),
             _planes(per_topic, "I"),
             bytes(topic_ids) if typecode == "B" else _planes(topic_ids, typecode),
-            _planes(_deltas(seqs), "q"),
-            _planes(_deltas(micros), "q"),
-            flags,
-            _planes(lengths, "I"),
-            b"".join(distinct),
+            _narrow(list(map(sub, seqs[1:], seqs)), "B"),
+            _narrow(list(map(sub, micros[1:], micros)), "I"),
+            _flags(qos, retained, imported),
+        )
+    )
+    sections = [index_section]
+    ends = list(accumulate(per_topic, initial=0))
+    for start, end in pairwise(ends):
+        sections.append(_topic_section(grouped[start:end]))
+    packed = list(map(_compress, sections))
+    digests = list(map(_digest, sections))
+    compressed = b"".join(packed)
+    table = b"".join(
+        chain(
+            (_TABLE_HEAD.pack(_MAGIC, len(sections)),),
+            map(_SECTION.pack, map(len, packed), map(len, sections), digests),
+            (hashlib.sha256(compressed).digest(),),
         )
     )
     return Encoded(
-        block=lzma.compress(body, format=lzma.FORMAT_XZ, filters=_LZMA_FILTERS),
-        checksum=hashlib.sha256(body).digest(),
+        block=table + compressed,
+        checksum=_checksum(map(len, sections), digests),
         count=count,
         first_seq=seqs[0],
         last_seq=seqs[-1],
@@ -169,67 +339,71 @@ def encode(messages: Sequence[Message]) -> Encoded:
 
 
 class _Reader:
-    """Walks a body's sections in order."""
+    """Walks a section's parts in order."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes | memoryview) -> None:
         self.view = memoryview(body)
         self.at = 0
 
     def take(self, size: int) -> memoryview:
-        if self.at + size > len(self.view):
+        if size < 0 or self.at + size > len(self.view):
             raise BlockError("the block ends before its last column")
         part = self.view[self.at : self.at + size]
         self.at += size
         return part
 
 
-@dataclass
-class Columns:
-    """A decoded block, column by column; payloads are expanded per topic on demand."""
+class _Block:
+    """A block's section table, checked against the checksum and the compressed bytes; its
+    sections are decompressed (and checked) one at a time, on demand."""
 
+    def __init__(self, block: bytes, checksum: bytes) -> None:
+        reader = _Reader(block)
+        magic, sections = _TABLE_HEAD.unpack(reader.take(_TABLE_HEAD.size))
+        if magic != _MAGIC:
+            raise BlockError("the block is not a chargelog journal block")
+        rows = [_SECTION.unpack(reader.take(_SECTION.size)) for _ in range(sections)]
+        if _checksum(map(itemgetter(1), rows), map(itemgetter(2), rows)) != checksum:
+            raise BlockError("the block does not match its checksum")
+        whole = bytes(reader.take(32))
+        data = reader.view[reader.at :]
+        if hashlib.sha256(data).digest() != whole:
+            raise BlockError("the block's compressed bytes are damaged")
+        self.rows = rows
+        self.data = data
+        self.starts = list(accumulate((row[0] for row in rows), initial=0))
+        if self.starts[-1] != len(data):
+            raise BlockError("the block's sections do not add up to its size")
+
+    def section(self, number: int) -> bytes:
+        size, plain, digest = self.rows[number]
+        start = self.starts[number]
+        try:
+            body = lzma.decompress(
+                self.data[start : start + size], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS
+            )
+        except lzma.LZMAError as exc:
+            raise BlockError(f"the block does not decompress ({exc})") from None
+        if len(body) != plain or _digest(body) != digest:
+            raise BlockError("a section of the block does not match its digest")
+        return body
+
+
+@dataclass
+class _Index:
     names: list[str]
-    topic_ids: list[int]
-    seqs: list[int]
+    topic_ids: Sequence[int]  # bytes for at most 256 topics
+    seqs: Sequence[int]
     micros: list[int]
     flags: bytes
     per_topic: list[int]
-    lengths: array[int]  # grouped by topic
-    data: memoryview  # the distinct payloads, grouped by topic
-
-    def topic_payloads(self) -> list[list[bytes]]:
-        """Every topic's payloads in seq order, repeats expanded (list index = topic index)."""
-        out: list[list[bytes]] = []
-        start = offset = 0
-        for size in self.per_topic:
-            lengths = self.lengths[start : start + size]
-            start += size
-            sizes = [length - 1 for length in lengths if length]
-            ends = list(accumulate(sizes, initial=offset))
-            data = self.data
-            distinct = [b"", *map(bytes, map(data.__getitem__, map(slice, ends, ends[1:])))]
-            offset = ends[-1]
-            out.append(list(map(distinct.__getitem__, accumulate(map(bool, lengths)))))
-        if offset != len(self.data):
-            raise BlockError("the payload column does not match its lengths")
-        return out
 
 
-def decompress(block: bytes, checksum: bytes) -> bytes:
-    """The block's body, checked against the checksum; BlockError when either is damaged."""
-    try:
-        body = lzma.decompress(block, format=lzma.FORMAT_XZ)
-    except lzma.LZMAError as exc:
-        raise BlockError(f"the block does not decompress ({exc})") from None
-    if hashlib.sha256(body).digest() != checksum:
-        raise BlockError("the block does not match its checksum")
-    return body
-
-
-def columns(body: bytes) -> Columns:
-    reader = _Reader(body)
-    magic, count, topics, width = _HEADER.unpack(reader.take(_HEADER.size))
-    if magic != _MAGIC:
-        raise BlockError("the block is not a chargelog journal block")
+def _index(block: _Block) -> _Index:
+    reader = _Reader(block.section(0))
+    count, topics, width, first_seq, first_at = _INDEX_HEAD.unpack(reader.take(_INDEX_HEAD.size))
+    if len(block.rows) != topics + 1:
+        raise BlockError("the block's sections do not match its topics")
     name_sizes = _unplanes(reader.take(4 * topics), topics, "I")
     names_blob = bytes(reader.take(sum(name_sizes)))
     ends = list(accumulate(name_sizes, initial=0))
@@ -238,30 +412,56 @@ def columns(body: bytes) -> Columns:
     typecode = _index_typecode(topics)
     if array(typecode).itemsize != width or sum(per_topic) != count:
         raise BlockError("the block's topic index does not match its header")
+    topic_ids: Sequence[int]
     if typecode == "B":
-        topic_ids = list(reader.take(count))
+        topic_ids = bytes(reader.take(count))
     else:
-        topic_ids = list(_unplanes(reader.take(width * count), count, typecode))
-    seqs = list(accumulate(_unplanes(reader.take(8 * count), count, "q")))
-    micros = list(accumulate(_unplanes(reader.take(8 * count), count, "q")))
+        topic_ids = _unplanes(reader.take(width * count), count, typecode)
+    steps = _unnarrow(reader, count - 1, "B")
+    seqs: Sequence[int]
+    if isinstance(steps, array) and steps.count(1) == len(steps):  # seq without holes
+        seqs = range(first_seq, first_seq + count)
+    else:
+        seqs = list(accumulate(steps, initial=first_seq))
+    micros = list(accumulate(_unnarrow(reader, count - 1, "I"), initial=first_at))
     flags = bytes(reader.take(count))
-    lengths = _unplanes(reader.take(4 * count), count, "I")
-    data = reader.view[reader.at :]
-    return Columns(names, topic_ids, seqs, micros, flags, per_topic, lengths, data)
+    if reader.at != len(reader.view) or max(topic_ids, default=0) >= max(topics, 1):
+        raise BlockError("the block's index section does not match its header")
+    return _Index(names, topic_ids, seqs, micros, flags, per_topic)
+
+
+def _selector(index: _Index, keep: list[bool]) -> Sequence[int]:
+    """For each message whether its topic is kept: one C-level translate when the topic index
+    is bytes."""
+    if isinstance(index.topic_ids, bytes):
+        return index.topic_ids.translate(bytes(keep) + bytes(256 - len(keep)))
+    return list(map(keep.__getitem__, index.topic_ids))
+
+
+def _payloads_in_seq_order(
+    block: _Block, index: _Index, keep: list[bool], kept: Iterable[int]
+) -> list[bytes]:
+    """The payloads of the kept topics' messages, in seq order."""
+    takers: dict[int, Callable[[], bytes]] = {}
+    for topic_id, size in enumerate(index.per_topic):
+        if keep[topic_id]:
+            payloads = _topic_payloads(block.section(topic_id + 1), size)
+            takers[topic_id] = iter(payloads).__next__
+    return [takers[topic_id]() for topic_id in compress(index.topic_ids, kept)]
 
 
 def decode(block: bytes, checksum: bytes) -> list[Message]:
     """Every message of a block, in seq order, exactly as it was sealed."""
-    cols = columns(decompress(block, checksum))
-    # The payloads come grouped by topic: take them back in seq order, topic by topic.
-    iterators = [iter(payloads).__next__ for payloads in cols.topic_payloads()]
-    payloads = [iterators[topic_id]() for topic_id in cols.topic_ids]
-    flags = cols.flags
+    checked = _Block(block, checksum)
+    index = _index(checked)
+    everything = [True] * len(index.names)
+    payloads = _payloads_in_seq_order(checked, index, everything, repeat(1, len(index.micros)))
+    flags = index.flags
     return list(
         zip(
-            cols.seqs,
-            cols.micros,
-            map(cols.names.__getitem__, cols.topic_ids),
+            index.seqs,
+            index.micros,
+            map(index.names.__getitem__, index.topic_ids),
             payloads,
             map((3).__and__, flags),
             map(bool, map((4).__and__, flags)),
@@ -273,56 +473,41 @@ def decode(block: bytes, checksum: bytes) -> list[Message]:
 
 def decode_raw(block: bytes, checksum: bytes, wanted: Callable[[str], bool]) -> list[RawEntry]:
     """The projector's view of the messages whose topic `wanted` accepts, in seq order. Only
-    those topics' payloads are expanded: the others are skipped a column at a time."""
-    cols = columns(decompress(block, checksum))
-    keep = [wanted(name) for name in cols.names]
+    those topics' sections are decompressed."""
+    checked = _Block(block, checksum)
+    index = _index(checked)
+    keep = [wanted(name) for name in index.names]
     if not any(keep):
         return []
-    # One payload iterator per kept topic; the other topics' payloads are stepped over.
-    takers: dict[int, Callable[[], bytes]] = {}
-    start = offset = 0
-    data = cols.data
-    for topic_id, size in enumerate(cols.per_topic):
-        lengths = cols.lengths[start : start + size]
-        start += size
-        if not keep[topic_id]:
-            offset += sum(lengths) - size + lengths.count(0)  # sizes are stored plus one
-            continue
-        ends = list(accumulate([length - 1 for length in lengths if length], initial=offset))
-        offset = ends[-1]
-        distinct = [b"", *map(bytes, map(data.__getitem__, map(slice, ends, ends[1:])))]
-        takers[topic_id] = iter(map(distinct.__getitem__, accumulate(map(bool, lengths)))).__next__
-    topic_ids = cols.topic_ids
-    positions = list(compress(range(len(topic_ids)), map(keep.__getitem__, topic_ids)))
-    kept_ids = list(map(topic_ids.__getitem__, positions))
+    kept = _selector(index, keep)
+    payloads = _payloads_in_seq_order(checked, index, keep, kept)
     return list(
         zip(
-            map(cols.seqs.__getitem__, positions),
-            map(cols.micros.__getitem__, positions),
-            map(cols.names.__getitem__, kept_ids),
-            [takers[topic_id]() for topic_id in kept_ids],
-            map(bool, map((4).__and__, map(cols.flags.__getitem__, positions))),
+            compress(index.seqs, kept),
+            compress(index.micros, kept),
+            map(index.names.__getitem__, compress(index.topic_ids, kept)),
+            payloads,
+            map(bool, map((4).__and__, compress(index.flags, kept))),
             strict=True,
         )
     )
 
 
 def matches(messages: Sequence[Message], encoded: Encoded) -> bool:
-    """Whether a block decodes back to exactly these messages, column by column (sealing checks
-    every block this way before it deletes a row)."""
+    """Whether a block decodes back to exactly these messages (sealing checks every block this
+    way before it deletes a row)."""
     try:
-        cols = columns(decompress(encoded.block, encoded.checksum))
+        decoded = decode(encoded.block, encoded.checksum)
     except BlockError:
         return False
-    fields = [list(map(itemgetter(field), messages)) for field in range(7)]
-    if cols.seqs != fields[0] or cols.micros != fields[1]:
+    if len(decoded) != len(messages):
         return False
-    if list(map(cols.names.__getitem__, cols.topic_ids)) != fields[2]:
-        return False
-    iterators = [iter(payloads).__next__ for payloads in cols.topic_payloads()]
-    if [iterators[topic_id]() for topic_id in cols.topic_ids] != fields[3]:
-        return False
-    return cols.flags == _flags(fields[4], fields[5], fields[6])
+    return all(map(eq, decoded, map(_normal, messages)))
+
+
+def _normal(message: Message) -> Message:
+    seq, micros, topic, payload, qos, retained, imported = message
+    return (seq, micros, topic, bytes(payload), qos, bool(retained), bool(imported))
 
 
 def verify(block: bytes, checksum: bytes) -> int:

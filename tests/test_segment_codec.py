@@ -13,6 +13,37 @@ from journal.segment_codec import BlockError, Message
 TOPICS = ["openevse-ab12/state", "openevse-ab12/amp", "openevse-ab12/voltage", "x", "é/ü/€", ""]
 
 
+# Payloads that are numbers in their one spelling (kept as scaled differences) and near misses
+# that must stay as they are: byte-exact either way.
+NUMBER_LIKE = (
+    st.sampled_from(
+        [
+            b"0",
+            b"-0",
+            b"-0.5",
+            b"0.0",
+            b"1.50",
+            b"007",
+            b"+1",
+            b"1e5",
+            b"2.862282e7",
+            b" 3 ",
+            b"-",
+            b".5",
+            b"5.",
+            b"12345678901234567890123",
+            b"0.1234567890123456789",
+            b"-9.99",
+        ]
+    )
+    | st.decimals(allow_nan=False, allow_infinity=False, places=None).map(
+        lambda d: format(d, "f").encode()
+    )
+    | st.integers(-(2**70), 2**70).map(lambda i: b"%d" % i)
+    | st.floats(allow_nan=False, allow_infinity=False).map(lambda f: repr(f).encode())
+)
+
+
 @st.composite
 def message_lists(draw: st.DrawFn) -> list[Message]:
     count = draw(st.integers(1, 120))
@@ -32,7 +63,9 @@ def message_lists(draw: st.DrawFn) -> list[Message]:
                 base + draw(st.integers(-(10**9), 10**9)),  # a clock set back, or forward
                 draw(st.sampled_from(topics)),
                 draw(
-                    st.sampled_from([b"", b"3", b"false", b"\x00\xff\n"]) | st.binary(max_size=40)
+                    st.sampled_from([b"", b"3", b"false", b"\x00\xff\n"])
+                    | st.binary(max_size=40)
+                    | NUMBER_LIKE
                 ),
                 draw(st.integers(0, 2)),
                 draw(st.booleans()),
@@ -118,3 +151,46 @@ def test_every_flipped_byte_of_a_block_or_checksum_is_refused() -> None:
     for at in range(len(encoded.checksum)):
         with pytest.raises(BlockError):
             segment_codec.decode_raw(encoded.block, _flip(encoded.checksum, at), lambda t: True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(NUMBER_LIKE, min_size=1, max_size=60))
+def test_numbers_and_near_misses_come_back_as_they_were(payloads: list[bytes]) -> None:
+    messages: list[Message] = [
+        (i + 1, 1_700_000_000_000_000 + i, "c/power", payload, 0, False, False)
+        for i, payload in enumerate(payloads)
+    ]
+    encoded = segment_codec.encode(messages)
+    assert segment_codec.decode(encoded.block, encoded.checksum) == messages
+
+
+def test_a_meter_costs_far_less_than_its_digits() -> None:
+    """A slowly rising reading with five decimals is kept as small differences, not as text."""
+    messages: list[Message] = [
+        (
+            i + 1,
+            1_700_000_000_000_000 + 1_000_000 * i,
+            "c/total",
+            b"%.5f" % (2218 + i * 0.00213),
+            0,
+            False,
+            False,
+        )
+        for i in range(20_000)
+    ]
+    messages = [(m[0], m[1], m[2], m[3].rstrip(b"0").rstrip(b"."), *m[4:]) for m in messages]
+    encoded = segment_codec.encode(messages)
+    assert segment_codec.decode(encoded.block, encoded.checksum) == messages
+    assert len(encoded.block) < 0.5 * len(messages)  # 10 digits a message as text
+
+
+def test_a_flipped_byte_in_a_topic_not_read_is_refused_too() -> None:
+    """decode_raw decompresses only the topics it keeps, yet checks every compressed byte."""
+    messages: list[Message] = [
+        (i, 1_700_000_000_000_000 + 1000 * i, f"c/{i % 5}", b"%d" % (i * 7919), 0, False, False)
+        for i in range(1, 400)
+    ]
+    encoded = segment_codec.encode(messages)
+    for at in range(len(encoded.block)):
+        with pytest.raises(BlockError):
+            segment_codec.decode_raw(_flip(encoded.block, at), encoded.checksum, "c/0".__eq__)
