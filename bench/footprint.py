@@ -370,6 +370,7 @@ def seal_now(store: Store) -> tuple[sealing.SealReport, float, float]:
     """Seal what is due, as `chargelog seal` does: under the projector lock, up to the
     checkpoint; returns the report and when the seal started and ended (epoch seconds)."""
     from projector.catchup import projector_lock
+    from projector.readings import PROJECTED_KEYS
     from projector.runner import LIVE
     from projector.tables import read_checkpoint
 
@@ -379,7 +380,10 @@ def seal_now(store: Store) -> tuple[sealing.SealReport, float, float]:
         cutoff = sealing.cutoff(int(time.time() * US), SEAL_AFTER_DAYS)
         started = time.time()
         report = sealing.seal(
-            store, position=checkpoint.position if checkpoint else 0, before_us=cutoff
+            store,
+            position=checkpoint.position if checkpoint else 0,
+            before_us=cutoff,
+            replayed_keys=PROJECTED_KEYS,
         )
         return report, started, time.time()
 

@@ -111,7 +111,8 @@ def _unique(rows: list[T]) -> list[T]:
     return out
 
 
-def _key_filter(keys: Sequence[str]) -> Callable[[str], bool]:
+def key_filter(keys: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a topic ends in `/<key>` for one of the keys (any topic when there are none)."""
     if not keys:
         return lambda topic: True
     wanted = frozenset(keys)
@@ -124,7 +125,7 @@ def raw_pages(
     """The projector's replay of (after, bound]: pages of entries whose topic ends in one of
     `keys` (all with none), each with the position the page covers up to (a page may be empty
     and still move the position on)."""
-    wanted = _key_filter(keys)
+    wanted = key_filter(keys)
 
     def fetch(low: int, high: int, limit: int) -> list[RawEntry]:
         return entries.read_raw_after(store, low, limit, up_to=high, keys=keys)

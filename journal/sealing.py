@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, pairwise
 from operator import itemgetter, sub
 
 from journal import entries, segment_codec, segments
 from journal.entries import Message, micros_text
+from journal.reader import key_filter
 from journal.segment_codec import group_of
 from journal.storage import Store
 
@@ -85,8 +86,12 @@ def seal(
     dry_run: bool = False,
     progress: Progress | None = None,
     chunk: int = CHUNK,
+    replayed_keys: Sequence[str] = (),
 ) -> SealReport:
-    """Seal the rows at or below `position` received before `before_us`."""
+    """Seal the rows at or below `position` received before `before_us`. The receive times of
+    topics ending in one of `replayed_keys` (the projector's) are kept apart in each block, so
+    a replay of those topics decodes only them; every message is kept either way."""
+    replayed = key_filter(replayed_keys) if replayed_keys else None
     report = SealReport(dry_run=dry_run)
     started = time.time()
     after = 0
@@ -107,10 +112,10 @@ def seal(
         if progress is not None:
             progress(covered)
         if len(pending) >= chunk:
-            _flush(store, pending, kept, report, dry_run)
+            _flush(store, pending, kept, report, dry_run, replayed)
             pending, kept = [], [seq for seq in kept if seq > after]
     if pending:
-        _flush(store, pending, kept, report, dry_run)
+        _flush(store, pending, kept, report, dry_run, replayed)
     store.rollback()  # end the last read transaction
     if not dry_run:
         with store.transaction():
@@ -176,12 +181,17 @@ def _ranges(rows: list[Message], kept: list[int]) -> list[tuple[int, int]]:
 
 
 def _flush(
-    store: Store, rows: list[Message], kept: list[int], report: SealReport, dry_run: bool
+    store: Store,
+    rows: list[Message],
+    kept: list[int],
+    report: SealReport,
+    dry_run: bool,
+    replayed: Callable[[str], bool] | None,
 ) -> None:
     encoded = []
     for (group, day), runs in sorted(_group_days(rows).items()):
         for run in runs:
-            block = segment_codec.encode(run)
+            block = segment_codec.encode(run, replayed)
             if not segment_codec.matches(run, block):
                 raise SealCheckFailed(
                     f"the block of {group or '(no group)'} on {day} does not decode to its rows"

@@ -42,6 +42,7 @@ from journal.segments import SegmentDamaged
 from journal.storage import StorageError, StorageUnavailable, Store, open_store
 from projector.catchup import LockHeld, project_or_rebuild, projector_lock
 from projector.money.pricing import config_tariff
+from projector.readings import PROJECTED_KEYS
 from projector.runner import LIVE
 from projector.tables import read_checkpoint
 
@@ -162,6 +163,7 @@ class ProjectorService:
                 position=checkpoint.position,
                 before_us=sealing.cutoff(now, days),
                 progress=self._sealing,
+                replayed_keys=PROJECTED_KEYS,
             )
         except _Stopping:
             store.rollback()

@@ -78,7 +78,8 @@ def message_lists(draw: st.DrawFn) -> list[Message]:
 @settings(max_examples=150, deadline=None)
 @given(message_lists())
 def test_any_messages_round_trip(messages: list[Message]) -> None:
-    encoded = segment_codec.encode(messages)
+    replayed = {m[2] for m in messages[1::4]}  # their receive times are kept apart
+    encoded = segment_codec.encode(messages, replayed.__contains__)
     assert segment_codec.decode(encoded.block, encoded.checksum) == messages
     assert segment_codec.matches(messages, encoded)
     assert segment_codec.verify(encoded.block, encoded.checksum) == len(messages)
@@ -89,9 +90,9 @@ def test_any_messages_round_trip(messages: list[Message]) -> None:
     )
     assert encoded.first_at == min(m[1] for m in messages)
     assert encoded.last_at == max(m[1] for m in messages)
-    wanted = {m[2] for m in messages[::3]}
-    raw = segment_codec.decode_raw(encoded.block, encoded.checksum, wanted.__contains__)
-    assert raw == [(m[0], m[1], m[2], m[3], m[5]) for m in messages if m[2] in wanted]
+    for wanted in ({m[2] for m in messages[::3]}, replayed, {messages[-1][2]}):
+        raw = segment_codec.decode_raw(encoded.block, encoded.checksum, wanted.__contains__)
+        assert raw == [(m[0], m[1], m[2], m[3], m[5]) for m in messages if m[2] in wanted]
 
 
 def test_large_payloads_and_many_topics() -> None:

@@ -120,6 +120,7 @@ def _seal(store: Store, days: int, dry_run: bool) -> SealReport | None:
     """The seal under the projector lock, up to the projector's checkpoint (None: there is none,
     so nothing may be sealed: a sealed message must already be projected)."""
     from journal import sealing
+    from projector.readings import PROJECTED_KEYS
     from projector.runner import LIVE
     from projector.tables import read_checkpoint
 
@@ -135,6 +136,7 @@ def _seal(store: Store, days: int, dry_run: bool) -> SealReport | None:
             before_us=before,
             dry_run=dry_run,
             progress=bar.update,
+            replayed_keys=PROJECTED_KEYS,
         )
 
 
