@@ -71,7 +71,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import mysqld_pid, settle
+from bench.ingest import mysqld_pid, proc_status_kb, settle
 from journal import entries, sealing, segments
 from journal.migrate import migrate
 from journal.storage import Store, open_store, parse_database_url
@@ -269,28 +269,18 @@ def show_sqlite(label: str, size: int, parts: dict[str, int], messages: int) -> 
 # ---- child processes: rebuild, seal ---------------------------------------------------------
 
 
-def proc_status_kb(key: str, pid: str = "self") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def child_rebuild(url: str) -> None:
     """The rebuild's child: the whole journal into fresh tables and the swap, under the lock."""
     import projector.rebuild as rebuild_module
     from projector.catchup import projector_lock
 
     with open_store(url) as store, projector_lock(store, 60):
-        start_kb = proc_status_kb("VmRSS")
+        start_kb = proc_status_kb(os.getpid(), "VmRSS")
         started = time.perf_counter()
         result, diff = rebuild_module.rebuild(store)
         seconds = time.perf_counter() - started
     print(diff.summary())
-    print(f"{result.entries} {seconds:.6f} {proc_status_kb('VmHWM')} {start_kb}")
+    print(f"{result.entries} {seconds:.6f} {proc_status_kb(os.getpid(), 'VmHWM')} {start_kb}")
 
 
 def child_seal(url: str) -> None:
@@ -716,6 +706,7 @@ class Result:
     project_s: float = 0.0
     read_rate: float = 0.0
     seal_rate: float = 0.0
+    seal_bound: float = 0.0  # the most any seal could reach: bare read / (bare read + writing)
     from_rows: Rebuilt | None = None
     from_segments: Rebuilt | None = None
     page: Page = field(default_factory=Page)
@@ -756,7 +747,7 @@ def run_backend(
             project_pass(store)
             out.project_s = time.perf_counter() - started
             say(f"project_pass: {out.project_s:.1f} s ({n / out.project_s:,.0f} msg/s)")
-        out.from_rows = best_rebuild(url, args.rounds)
+        out.from_rows = median_rebuild(url, args.rounds)
         say(
             f"rebuild from rows: {out.from_rows.seconds:.2f} s ({out.from_rows.rate:,.0f} msg/s), "
             f"peak RSS {out.from_rows.peak_kb / 1024:.1f} MB; {out.from_rows.summary}"
@@ -774,6 +765,15 @@ def run_backend(
             say(
                 f"seal: {report.summary()} in {seal_s:.2f} s ({out.seal_rate:,.0f} msg/s); "
                 f"seal/read {out.seal_rate / out.read_rate:.2f}"
+            )
+            # The database's own part (segments written, rows deleted, commits) bounds any seal
+            # that reads the rows at least as fast as the bare read: bare / (bare + writing).
+            out.seal_bound = seconds / (seconds + report.write_s)
+            say(
+                f"   of which reading {report.read_s:.2f} s, encoding and checking "
+                f"{report.encode_s:.2f} s, writing segments, deleting rows and committing "
+                f"{report.write_s:.2f} s: no seal that reads like the bare read and writes like "
+                f"this could beat {out.seal_bound:.2f}x the bare read"
             )
             totals = segments.totals(store)
             out.left_live = live_rows(store)
@@ -803,7 +803,7 @@ def run_backend(
                 )
             else:
                 out.sealed_bytes = measure_sizes(backend, url, store, n, "at rest after VACUUM")
-        out.from_segments = best_rebuild(url, args.rounds)
+        out.from_segments = median_rebuild(url, args.rounds)
         say(
             f"rebuild from segments: {out.from_segments.seconds:.2f} s "
             f"({out.from_segments.rate:,.0f} msg/s), peak RSS "
@@ -860,7 +860,7 @@ def run_backend(
     return out
 
 
-def best_rebuild(url: str, rounds: int) -> Rebuilt:
+def median_rebuild(url: str, rounds: int) -> Rebuilt:
     runs = [timed_rebuild(url) for _ in range(rounds)]
     return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
@@ -920,7 +920,8 @@ def final_table(results: list[Result], gz: Filled) -> None:
             (
                 b,
                 "seal / bare read",
-                f"{ratio:.2f} ({r.seal_rate:,.0f} vs {r.read_rate:,.0f}/s)",
+                f"{ratio:.2f} ({r.seal_rate:,.0f} vs {r.read_rate:,.0f}/s; "
+                f"bound {r.seal_bound:.2f})",
                 f">= {GOAL_SEAL_VS_READ}",
                 verdict(ratio >= GOAL_SEAL_VS_READ),
             )

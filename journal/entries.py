@@ -473,31 +473,27 @@ def journal_disk_bytes(store: Store) -> int:
     large changes, so a figure can lag a seal by a while). SQLite: the whole database file
     (page_count * page_size), which a seal does not shrink: freed pages are reused, and only
     VACUUM gives them back to the disk."""
-    if store.dialect == "mysql":
-        row = store.query_one(
-            "SELECT SUM(data_length + index_length) FROM information_schema.TABLES "
-            "WHERE table_schema = DATABASE() AND table_name IN ('journal', 'journal_segment')"
-        )
-    else:
-        row = store.query_one(
-            "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p, "
-            "pragma_page_size() AS s"
-        )
-    return int(row[0]) if row and row[0] is not None else 0
+    return _journal_bytes(store, "data_length + index_length", "page_count")
 
 
 def journal_free_bytes(store: Store) -> int:
     """The part of journal_disk_bytes that holds no data but stays allocated, reused by new
     rows (after a first seal, most of it): SQLite's free pages (VACUUM gives them back to the
     disk), InnoDB's data_free of the journal's two tables (OPTIMIZE TABLE does)."""
+    return _journal_bytes(store, "data_free", "freelist_count")
+
+
+def _journal_bytes(store: Store, innodb_sizes: str, sqlite_pages: str) -> int:
+    """InnoDB's sizes of the journal's two tables, or SQLite's pages of one kind, in bytes (the
+    arguments are the constant column and pragma names above, never input)."""
     if store.dialect == "mysql":
         row = store.query_one(
-            "SELECT SUM(data_free) FROM information_schema.TABLES "
+            f"SELECT SUM({innodb_sizes}) FROM information_schema.TABLES "
             "WHERE table_schema = DATABASE() AND table_name IN ('journal', 'journal_segment')"
         )
     else:
         row = store.query_one(
-            "SELECT f.freelist_count * s.page_size FROM pragma_freelist_count() AS f, "
+            f"SELECT p.{sqlite_pages} * s.page_size FROM pragma_{sqlite_pages}() AS p, "
             "pragma_page_size() AS s"
         )
     return int(row[0]) if row and row[0] is not None else 0

@@ -53,6 +53,11 @@ class SealReport:
     block_bytes: int = 0
     row_bytes: int = 0  # payload and topic bytes of the sealed rows
     days: set[str] = field(default_factory=set)
+    # Where the time went (seconds): reading the rows, encoding and checking the blocks, and
+    # writing segments, deleting rows and committing. The last is the database's own work.
+    read_s: float = 0.0
+    encode_s: float = 0.0
+    write_s: float = 0.0
 
     def summary(self) -> str:
         verb = "would seal" if self.dry_run else "sealed"
@@ -98,7 +103,9 @@ def seal(
     pending: list[Message] = []
     kept: list[int] = []  # scanned rows that stay live (too new), in seq order
     while after < position:
+        reading = time.perf_counter()
         rows = entries.read_messages(store, after, PAGE, up_to=position)
+        report.read_s += time.perf_counter() - reading
         if not rows:
             break
         due = list(map(before_us.__gt__, map(itemgetter(1), rows)))
@@ -188,6 +195,7 @@ def _flush(
     dry_run: bool,
     replayed: Callable[[str], bool] | None,
 ) -> None:
+    encoding = time.perf_counter()
     encoded = []
     for (group, day), runs in sorted(_group_days(rows).items()):
         for run in runs:
@@ -204,8 +212,10 @@ def _flush(
     report.row_bytes += sum(map(len, map(itemgetter(3), rows))) + sum(
         map(len, map(itemgetter(2), rows))
     )
+    report.encode_s += time.perf_counter() - encoding
     if dry_run:
         return
+    writing = time.perf_counter()
     now = micros_text(int(time.time() * 1e6))
     store.rollback()  # the rows read stay as they are: the caller holds the projector lock
     store.read_committed()
@@ -219,4 +229,5 @@ def _flush(
     except BaseException:
         store.rollback()
         raise
+    report.write_s += time.perf_counter() - writing
     log.info("sealed %d message(s) into %d segment(s)", len(rows), len(encoded))

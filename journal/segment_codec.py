@@ -48,7 +48,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, pairwise, repeat
-from operator import add, eq, itemgetter, lt, ne, not_, sub
+from operator import add, eq, gt, itemgetter, lt, ne, not_, sub
 
 CODEC_LZMA_COLUMNS = 1  # the codec version written into journal_segment.codec
 CODECS = (CODEC_LZMA_COLUMNS,)
@@ -67,7 +67,7 @@ _SMALL_STEP = 1 << 16  # receive-time steps below this (65 ms) take two bytes
 _STREAMS = 2  # 0: the other topics, 1: those the caller replays most (encode's `replayed`)
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 4}]
 _LITTLE = sys.byteorder == "little"
-_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+_NUMBER = re.compile(rb"(?!-0\Z)-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")  # not `-0`
 _MAX_DECIMALS = 18
 _MAX_MANTISSA = 1 << 62  # differences and their zigzag form then fit 64 bits
 # Kinds of a topic's payloads.
@@ -118,9 +118,9 @@ def _narrow(values: list[int], typecode: str) -> bytes:
     """Values in a narrow column; those that do not fit (negative or too large) are written as
     the column's largest value and follow, full width, after it."""
     escape = (1 << (8 * array(typecode).itemsize)) - 1
-    fits = [0 <= value < escape for value in values]
-    if all(fits):
+    if not values or (min(values) >= 0 and max(values) < escape):
         return struct.pack("<I", 0) + _planes(values, typecode)
+    fits = [0 <= value < escape for value in values]
     wide = list(compress(values, map(not_, fits)))
     narrow = [value if fit else escape for value, fit in zip(values, fits, strict=True)]
     return struct.pack("<I", len(wide)) + _planes(narrow, typecode) + _planes(wide, "q")
@@ -154,6 +154,8 @@ def _deltas(values: Sequence[int]) -> list[int]:
 
 def _flags(qos: list[int], retained: list[bool], imported: list[bool]) -> bytes:
     """qos in bits 0-1, retained in bit 2, imported in bit 3: one byte a message."""
+    if not (any(qos) or any(retained) or any(imported)):  # live QoS 0 traffic: all zero
+        return bytes(len(qos))
     return bytes(map(add, qos, map(add, map((4).__mul__, retained), map((8).__mul__, imported))))
 
 
@@ -170,29 +172,31 @@ def group_of(topic: str) -> str:
 # ---- numbers --------------------------------------------------------------------------------
 
 
-def _decimals(payload: bytes) -> int:
-    point = payload.find(b".")
-    return 0 if point < 0 else len(payload) - point - 1
+def _places(numbers: list[bytes]) -> list[int]:
+    """How many decimals each number is written with."""
+    return list(map(len, map(itemgetter(2), map(bytes.partition, numbers, repeat(b".")))))
 
 
-def _mantissa(payload: bytes, decimals: int) -> int:
-    whole, _, fraction = payload.partition(b".")
-    value = int(whole.lstrip(b"-") + fraction.ljust(decimals, b"0"))
-    return -value if payload[:1] == b"-" else value
+def _mantissas(numbers: list[bytes], places: list[int], decimals: int) -> list[int]:
+    """Each number times 10**decimals, exactly (`-0.5` with 2 decimals -> -50), in bulk: the
+    point dropped and zeros appended by C-level maps, no per-number Python code."""
+    zeros = [b"0" * count for count in range(decimals + 1)]
+    digits = map(bytes.replace, numbers, repeat(b"."), repeat(b""))
+    padding = map(zeros.__getitem__, map(sub, repeat(decimals), places))
+    return list(map(int, map(bytes.__add__, digits, padding)))
 
 
-def _spelled(mantissas: Iterable[int], decimals: int) -> list[bytes]:
-    """Numbers written back in their one spelling (inverse of _mantissa)."""
+def _spelled(mantissas: list[int], decimals: int) -> list[bytes]:
+    """Numbers written back in their one spelling (inverse of _mantissas), in bulk."""
     if not decimals:
-        return [b"%d" % value for value in mantissas]
-    scale = 10**decimals
-    out = []
-    for value in mantissas:
-        whole, fraction = divmod(-value if value < 0 else value, scale)
-        text = b"%d.%0*d" % (whole, decimals, fraction) if fraction else b"%d" % whole
-        if fraction:
-            text = text.rstrip(b"0")
-        out.append(b"-" + text if value < 0 else text)
+        return list(map(b"%d".__mod__, mantissas))
+    padded = list(map(b"%0*d".__mod__, zip(repeat(decimals + 1), map(abs, mantissas))))
+    heads = map(itemgetter(slice(None, -decimals)), padded)
+    tails = map(itemgetter(slice(-decimals, None)), padded)
+    pointed = map(b".".join, zip(heads, tails, strict=True))
+    out = list(map(bytes.rstrip, map(bytes.rstrip, pointed, repeat(b"0")), repeat(b".")))
+    for i in compress(range(len(mantissas)), map(gt, repeat(0), mantissas)):
+        out[i] = b"-" + out[i]
     return out
 
 
@@ -211,18 +215,22 @@ def _topic_section(payloads: list[bytes]) -> bytes:
     """A topic's payloads (in seq order) as kinds, numbers and the other payloads' bytes."""
     fresh = list(map(ne, payloads, chain((None,), payloads)))
     distinct = list(compress(payloads, fresh))
-    numeric = [_NUMBER.fullmatch(p) is not None and p != b"-0" for p in distinct]
-    decimals = min(max(map(_decimals, compress(distinct, numeric)), default=0), _MAX_DECIMALS)
-    mantissas: list[int] = []
-    for i in compress(range(len(distinct)), numeric):
-        if _decimals(distinct[i]) > decimals:
-            numeric[i] = False
-            continue
-        value = _mantissa(distinct[i], decimals)
-        if -_MAX_MANTISSA < value < _MAX_MANTISSA:
-            mantissas.append(value)
-        else:
-            numeric[i] = False
+    numeric = list(map(bool, map(_NUMBER.fullmatch, distinct)))
+    numbers = list(compress(distinct, numeric))
+    places = _places(numbers)
+    decimals = min(max(places, default=0), _MAX_DECIMALS)
+    mantissas = _mantissas(numbers, places, decimals) if decimals == max(places, default=0) else []
+    if len(mantissas) != len(numbers) or not all(
+        map(lt, map(abs, mantissas), repeat(_MAX_MANTISSA))
+    ):  # rare: too many decimals, or too large: those numbers are kept as they are
+        at = list(compress(range(len(distinct)), numeric))
+        mantissas = []
+        for i, number, place in zip(at, numbers, places, strict=True):
+            value = _mantissas([number], [place], decimals)[0] if place <= decimals else None
+            if value is None or abs(value) >= _MAX_MANTISSA:
+                numeric[i] = False
+            else:
+                mantissas.append(value)
     raw = list(compress(distinct, map(not_, numeric)))
     kinds_of_distinct = [
         _NUMBER_KIND if number else len(payload) + _RAW
@@ -250,9 +258,8 @@ def _topic_payloads(body: bytes, count: int) -> list[bytes]:
     kinds = _unnarrow(reader, count, "B")
     if count and kinds[0] == _REPEAT:
         raise BlockError("a topic's first payload repeats nothing")
-    spelled = _spelled(
-        accumulate(_unzigzag(_unplanes(reader.take(8 * numbers), numbers, "Q"))), decimals
-    )
+    steps = _unzigzag(_unplanes(reader.take(8 * numbers), numbers, "Q"))
+    spelled = _spelled(list(accumulate(steps)), decimals)
     data = reader.view[reader.at :]
     fresh = list(filter(None, kinds))
     sizes = [kind - _RAW for kind in fresh if kind >= _RAW]
@@ -290,7 +297,10 @@ def _times_section(micros: list[int]) -> bytes:
     """One stream's receive times: steps inside a burst (a few hundred microseconds) in two
     bytes, the rare wide ones (a new burst, a clock set back) apart, and which is which."""
     steps = list(map(sub, micros[1:], micros))
-    wide = [not 0 <= step < _SMALL_STEP for step in steps]
+    if not steps or min(steps) >= 0:
+        wide = list(map(_SMALL_STEP.__le__, steps))
+    else:  # a clock set back
+        wide = [not 0 <= step < _SMALL_STEP for step in steps]
     return b"".join(
         (
             _TIMES_HEAD.pack(len(micros), micros[0] if micros else 0),
@@ -332,10 +342,10 @@ def encode(messages: Sequence[Message], replayed: Callable[[str], bool] | None =
     )
     if not all(map(lt, seqs, seqs[1:])):
         raise ValueError("a block's messages must come in increasing seq order")
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    topic_ids = [setdefault(topic, len(index)) for topic in topics]
-    count, names = len(messages), list(index)
+    names = list(dict.fromkeys(topics))  # in order of first appearance
+    index = {name: number for number, name in enumerate(names)}
+    topic_ids = list(map(index.__getitem__, topics))
+    count = len(messages)
     # Each topic's payloads in seq order (a stable sort by topic index).
     order = sorted(range(count), key=topic_ids.__getitem__)
     grouped = list(map(payloads.__getitem__, order))
