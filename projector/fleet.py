@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
@@ -11,6 +12,11 @@ from projector.money.pricing import Pricer
 from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})
+# The firmware's own spellings of a reading (`233.49`, `7950.783333`, `2.862282e7`, `3`): no sign
+# (no projected reading is negative, and `-0` is no state), no padding, no `+`, no leading zeros;
+# Python's float() would also take ` 3 `, `+3`, `1_000`, `007` and `-0`.
+_READING = re.compile(rb"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(rb"0|[1-9][0-9]*")
 MAX_ROUTES = 10_000  # distinct topics remembered; beyond it the cache starts over
 
 
@@ -57,12 +63,13 @@ class Fleet:
                 self.changes.gaps[last] = t  # nothing at all arrived: the recorder's gap
             if last is None or t > last:
                 self.last_any_at = t
-        try:
-            value = float(payload)  # bytes straight in: surrounding whitespace is allowed
-        except ValueError:
-            value = math.nan
-        if not (0.0 <= value < math.inf) or (key in INTEGER_KEYS and value != int(value)):
-            machine.bad(t)  # not a finite, non-negative number (NaN fails the comparison)
+        spelling = _INTEGER if key in INTEGER_KEYS else _READING
+        if spelling.fullmatch(payload) is None:
+            machine.bad(t)  # not a reading in the firmware's own spelling
+            return
+        value = float(payload)
+        if not value < math.inf:
+            machine.bad(t)  # 1e999
             return
         machine.feed(seq, t, key, value, retained)
 

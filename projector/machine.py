@@ -79,6 +79,10 @@ class ChargerMachine:
         self.counter: float | None = None
         self.counter_changed_at = 0
         self.counter_plugin: int | None = None
+        # A drop of the counter to about 0 during a plug-in, not yet believed: (value, time,
+        # plug-in id). The next reading decides: the counter going on from before the drop makes
+        # it a stray value; one that starts low makes it a reset.
+        self.pending_drop: tuple[float, int, int] | None = None
         self.outside_wh = 0.0
         self.bad_values = 0
         self.plugin: Plugin | None = None
@@ -263,6 +267,10 @@ class ChargerMachine:
         if previous is None:
             self._first_reading(value, t)
             return
+        if self.pending_drop is not None and self._settle_drop(value, previous, t, seq):
+            return
+        previous = self.counter
+        assert previous is not None
         delta = value - previous
         if delta > 0:
             # Power over the time since the counter last moved (a lifetime counter moves once
@@ -273,13 +281,40 @@ class ChargerMachine:
                 return
             self._add_energy(delta, value, t)
         elif delta < 0:
-            if value <= RESET_EPS_WH or self._at_plugin_boundary():
+            if self._at_plugin_boundary():
                 if value > 0 and self._plugin_open():
-                    self._add_energy(value, value, t)  # the firmware reset: count from 0
+                    self._add_energy(value, value, t)  # the reset at plug-in: count from 0
+            elif value <= RESET_EPS_WH:
+                if (plugin := self._open_plugin()) is not None:
+                    self.pending_drop = (value, t, plugin.id)  # a reset or a stray value?
+                    return
             elif self._plugin_open() or self._cycle_open():
                 self._flag_open("counter_rollback")
                 self._reboot(seq, t)
         self._set_counter(value, t)
+
+    def _settle_drop(self, value: float, previous: float, t: int, seq: int) -> bool:
+        """The reading after a drop to about 0 decides what the drop was. True when this
+        reading is fully dealt with."""
+        assert self.pending_drop is not None
+        low, dropped_at, plugin_id = self.pending_drop
+        self.pending_drop = None
+        plugin = self._open_plugin()
+        if plugin is None or plugin.id != plugin_id:
+            self.counter = low  # the plug-in ended meanwhile: the drop stands, nothing to count
+            return False
+        if value >= previous:
+            self._count_bad()  # the counter went on from before it: one stray reading
+            return False
+        seconds = max((t - dropped_at) / US, 5.0)
+        if value * 3600.0 / seconds <= MAX_POWER_W:
+            if value > 0:
+                self._add_energy(value, value, t)  # a firmware reset: count from 0
+        else:  # neither the old run nor a new one from 0: the counter went back
+            self._flag_open("counter_rollback")
+            self._reboot(seq, t)
+        self._set_counter(value, t)
+        return True
 
     def _counter_kind_for(self, key: str) -> str | None:
         rank = {"session_energy": 0, "total_energy": 1, "wh": 2}
@@ -439,6 +474,7 @@ class ChargerMachine:
         "counter",
         "counter_changed_at",
         "counter_plugin",
+        "pending_drop",
         "outside_wh",
         "bad_values",
     )
@@ -455,9 +491,12 @@ class ChargerMachine:
     ) -> ChargerMachine:
         machine = cls(name, changes, pricer)
         for key in cls._SCALARS:
-            setattr(machine, key, data[key])
+            setattr(machine, key, data.get(key, getattr(machine, key)))
         if machine.last_gap is not None:
             machine.last_gap = (machine.last_gap[0], machine.last_gap[1])
+        if machine.pending_drop is not None:
+            low, at, plugin_id = machine.pending_drop
+            machine.pending_drop = (low, at, plugin_id)
         machine.plugin = plugin_from_state(data["plugin"])
         machine.cycle = cycle_from_state(data["cycle"])
         return machine

@@ -271,3 +271,75 @@ def test_checkpoint_through_json_anywhere_gives_the_same_records(firmware: str) 
     whole = summary(run(s.messages))
     for split in range(0, len(s.messages), max(1, len(s.messages) // 17)):
         assert summary(run(s.messages, split=split)) == whole
+
+
+# Readings Python's float() takes but the firmware never writes: each is counted as bad, never
+# read (`-0` as a counter was a reset; as a state, a reboot).
+NOT_FIRMWARE = [b"-0", b" 3 ", b"+3", b"007", b"1_000", b"3\n", b"0x10", b".5"]
+
+
+@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
+def test_numbers_only_in_the_firmwares_spelling(firmware: str) -> None:
+    clean = Script(firmware=firmware)
+    plain(clean)
+    dirty = Script(firmware=firmware)
+    plain(dirty)
+    middle = dirty.messages[len(dirty.messages) // 2][0]
+    key = "wh" if firmware == "2.x" else "session_energy"
+    odd = [(topic_key, junk) for junk in NOT_FIRMWARE for topic_key in (key, "state", "vehicle")]
+    odd += [("state", b"3.0"), ("vehicle", b"1.0"), ("state", b"3e0")]  # states are integers
+    for index, (topic_key, junk) in enumerate(odd):
+        dirty.messages.append((middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False))
+    assert summary(run(dirty.messages)) == summary(run(clean.messages))
+    (plugin,) = run(dirty.messages).plugins.values()
+    assert plugin.flags["bad_values"] == len(odd)
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_exponent_readings_are_read(firmware: str) -> None:
+    """Real dumps carry `2.862282e7`: the same charge written that way is the same charge."""
+    s = Script(firmware=firmware)
+    plain(s)
+    counters = ("/session_energy", "/total_energy")
+    exponent = [
+        (t, topic, b"%.15e" % float(payload) if topic.endswith(counters) else payload, kept)
+        for t, topic, payload, kept in s.messages
+    ]
+    assert exponent != s.messages
+    assert summary(run(exponent)) == summary(run(s.messages))
+    (plugin,) = run(exponent).plugins.values()
+    assert "bad_values" not in plugin.flags
+
+
+@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
+@pytest.mark.parametrize("split", [None, "after the stray value"])
+def test_one_stray_zero_mid_charge_is_no_reset(firmware: str, split: str | None) -> None:
+    """A lone `0` between two real readings: before, the next reading was counted again from 0
+    (a 7.2 kWh charge showed 10.8 kWh). The stream around it says it was no reset."""
+    clean = Script(firmware=firmware)
+    plain(clean)
+    dirty = Script(firmware=firmware)
+    plain(dirty)
+    key = "wh" if firmware == "2.x" else "session_energy"
+    counts = [i for i, m in enumerate(dirty.messages) if m[1].endswith("/" + key)]
+    at = counts[len(counts) // 2]
+    dirty.messages.insert(
+        at + 1, (dirty.messages[at][0] + 0.5, f"{dirty.charger}/{key}", b"0", False)
+    )
+    index = (at + 2) if split else None  # a checkpoint while the drop is undecided
+    assert summary(run(dirty.messages, split=index)) == summary(run(clean.messages))
+    (plugin,) = run(dirty.messages, split=index).plugins.values()
+    assert plugin.flags["bad_values"] == 1
+
+
+@pytest.mark.parametrize("firmware", ("5.x", "4.1"))
+def test_a_counter_that_restarts_from_zero_mid_charge_is_counted_from_zero(firmware: str) -> None:
+    """The stream agrees with the drop: the next readings start low and grow."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(30)
+    s.session_counter = 0.0  # the firmware restarts its session counter and goes on charging
+    s.send("session_energy", "0").charge(30).state(2).unplug()
+    (row,) = summary(run(s.messages))
+    assert row[1] == pytest.approx(7200.0)
+    (plugin,) = run(s.messages).plugins.values()
+    assert "bad_values" not in plugin.flags
