@@ -37,6 +37,9 @@ REBOOT_WINDOW_US = 180 * US  # evidence of one reboot arriving over this long co
 MAX_POWER_W = 50_000.0  # beyond any home or workplace AC charger
 MAX_AMP_MA = 100_000.0
 RESET_EPS_WH = 1.0
+# The keys of one dump arrive within milliseconds, `state` before `vehicle`: what the charger says
+# about the car is read together over this long before a plug-in is decided on.
+DUMP_US = 2 * US
 CONNECTED = frozenset({2, 3, 254})
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 
@@ -83,6 +86,10 @@ class ChargerMachine:
         # plug-in id). The next reading decides: the counter going on from before the drop makes
         # it a stray value; one that starts low makes it a reset.
         self.pending_drop: tuple[float, int, int] | None = None
+        # A `state 254` (sleeping) while nothing said whether a car is connected: (seq, time).
+        # A `vehicle` of the same dump decides; a charger that sends none in it (2.x, 3.x) is
+        # taken as connected, as before.
+        self.pending_sleep: tuple[int, int] | None = None
         self.outside_wh = 0.0
         self.bad_values = 0
         self.plugin: Plugin | None = None
@@ -99,6 +106,8 @@ class ChargerMachine:
                 self._flag_open("retained_replay")
             return
         self._touch(t)
+        if self.pending_sleep is not None and key != "vehicle":
+            self._settle_sleep(t, key)
         if key == "state":
             self._on_state(seq, t, int(value))
         elif key == "vehicle":
@@ -167,6 +176,8 @@ class ChargerMachine:
                     self._end_cycle(t, end_reason_for(state))
                 if state == 1:
                     self._unplug(t)
+                elif state == 254 and not self.has_vehicle and not self._plugin_open():
+                    self.pending_sleep = (seq, t)  # asleep, and the car unknown: wait for evidence
                 elif state in (2, 3) or (state == 254 and (not self.has_vehicle or self.vehicle)):
                     self._ensure_plugin(seq, t)
                 if state == 3:
@@ -183,6 +194,11 @@ class ChargerMachine:
             return
         self.has_vehicle = True
         self.vehicle = vehicle
+        if self.pending_sleep is not None:
+            asleep_seq, asleep_at = self.pending_sleep
+            self.pending_sleep = None
+            if vehicle == 1 and self.state == 254:
+                self._ensure_plugin(asleep_seq, asleep_at)  # connected since the state said so
         # The state tells connection in 1/2/3; the flag matters while sleeping, booting or in a
         # fault, and is unreliable while disabled (255).
         if self.state in (1, 2, 3, 255):
@@ -196,6 +212,18 @@ class ChargerMachine:
             if self._cycle_open():
                 self._end_cycle(t, "unplugged")
             self._unplug(t)
+
+    def _settle_sleep(self, t: int, key: str) -> None:
+        """A message other than `vehicle` after a `state 254` whose car was unknown: within the
+        dump it waits (a new state decides at once), after it the charger evidently sends no
+        `vehicle`, and sleeping counts as connected."""
+        assert self.pending_sleep is not None
+        asleep_seq, asleep_at = self.pending_sleep
+        if key != "state" and t - asleep_at <= DUMP_US:
+            return
+        self.pending_sleep = None
+        if key != "state" or t - asleep_at > DUMP_US:
+            self._ensure_plugin(asleep_seq, asleep_at)
 
     def _ensure_plugin(self, seq: int, t: int) -> Plugin:
         """The open plug-in session, begun now when there is none."""
@@ -475,6 +503,7 @@ class ChargerMachine:
         "counter_changed_at",
         "counter_plugin",
         "pending_drop",
+        "pending_sleep",
         "outside_wh",
         "bad_values",
     )
@@ -494,6 +523,8 @@ class ChargerMachine:
             setattr(machine, key, data.get(key, getattr(machine, key)))
         if machine.last_gap is not None:
             machine.last_gap = (machine.last_gap[0], machine.last_gap[1])
+        if machine.pending_sleep is not None:
+            machine.pending_sleep = (machine.pending_sleep[0], machine.pending_sleep[1])
         if machine.pending_drop is not None:
             low, at, plugin_id = machine.pending_drop
             machine.pending_drop = (low, at, plugin_id)

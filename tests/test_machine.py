@@ -343,3 +343,39 @@ def test_a_counter_that_restarts_from_zero_mid_charge_is_counted_from_zero(firmw
     assert row[1] == pytest.approx(7200.0)
     (plugin,) = run(s.messages).plugins.values()
     assert "bad_values" not in plugin.flags
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_a_journal_that_starts_asleep_with_no_car_opens_no_plug_in(firmware: str) -> None:
+    """A 4.x/5.x dump publishes `state` before `vehicle`: `state 254` then `vehicle 0` a moment
+    later is a sleeping charger with no car, not a 0-second plug-in."""
+    s = Script(firmware=firmware)
+    s.dump(254).idle(30, 254)  # the journal's first messages: asleep, no car
+    s.state(1).idle(1, 1)
+    plain(s)
+    assert [(wh, cycles) for _, wh, cycles in summary(run(s.messages))] == [
+        (7200.0, [(7200.0, "stopped")])
+    ]
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_a_journal_that_starts_asleep_with_a_car_begins_its_plug_in_there(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    s.car = True
+    first = s.t
+    s.dump(254).idle(10, 254).state(3).charge(30).state(2).unplug()
+    changes = run(s.messages)
+    (plugin,) = changes.plugins.values()
+    assert plugin.plugged_at == round(first * 1_000_000)
+    assert [(wh, cycles) for _, wh, cycles in summary(changes)] == [(3600.0, [(3600.0, "stopped")])]
+
+
+def test_a_charger_without_vehicle_asleep_is_taken_as_connected() -> None:
+    """2.x sends no `vehicle`: sleeping counts as connected, as before, once its dump is over."""
+    s = Script(firmware="2.x")
+    first = s.t
+    s.dump(254).idle(10, 254).state(3).charge(30).state(2).unplug()
+    changes = run(s.messages, split=1)  # a checkpoint while the plug-in is undecided
+    (plugin,) = changes.plugins.values()
+    assert plugin.plugged_at == round(first * 1_000_000)
+    assert [(wh, cycles) for _, wh, cycles in summary(changes)] == [(3600.0, [(3600.0, "stopped")])]
