@@ -219,10 +219,11 @@ class ChargerMachine:
         `vehicle`, and sleeping counts as connected."""
         assert self.pending_sleep is not None
         asleep_seq, asleep_at = self.pending_sleep
-        if key != "state" and t - asleep_at <= DUMP_US:
+        dump_over = t - asleep_at > DUMP_US
+        if not dump_over and key != "state":
             return
         self.pending_sleep = None
-        if key != "state" or t - asleep_at > DUMP_US:
+        if dump_over:
             self._ensure_plugin(asleep_seq, asleep_at)
 
     def _ensure_plugin(self, seq: int, t: int) -> Plugin:
@@ -349,6 +350,7 @@ class ChargerMachine:
         if self.counter_kind is None or rank[key] < rank[self.counter_kind]:
             self.counter_kind = key  # a better counter appeared: start from its first reading
             self.counter = None
+            self.pending_drop = None
             self.wh_scale = None
             if (cycle := self._open_cycle()) is not None:
                 cycle.counter_start = None
