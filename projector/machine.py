@@ -40,6 +40,7 @@ RESET_EPS_WH = 1.0
 # The keys of one dump arrive within milliseconds, `state` before `vehicle`: what the charger says
 # about the car is read together over this long before a plug-in is decided on.
 DUMP_US = 2 * US
+CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
 CONNECTED = frozenset({2, 3, 254})
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 
@@ -73,7 +74,8 @@ class ChargerMachine:
         self.vehicle: int | None = None
         self.has_vehicle = False
         self.uptime: float | None = None
-        self.last_msg_at: int | None = None
+        self.last_msg_at: int | None = None  # the newest receive time seen
+        self.previous_at: int | None = None  # the receive time of the message before this one
         self.last_gap: tuple[int, int] | None = None
         self.gap_pending = False
         self.rebooted_at: int | None = None
@@ -125,6 +127,10 @@ class ChargerMachine:
     # ---- gaps and reboots -------------------------------------------------------------------
 
     def _touch(self, t: int) -> None:
+        if self.previous_at is not None and self.previous_at - t > CLOCK_BACK_US:
+            # Times then run behind (durations from them can shrink, never below 0): say so.
+            self._flag_open("clock_jump", (self.previous_at - t) // US)
+        self.previous_at = t
         if self.last_msg_at is not None and t - self.last_msg_at > GAP_US:
             self.last_gap = (self.last_msg_at, t)
             seconds = (t - self.last_msg_at) // US
@@ -471,12 +477,12 @@ class ChargerMachine:
         self.bad_values += 1
         self._flag_open("bad_values")
 
-    def _flag_open(self, name: str) -> None:
+    def _flag_open(self, name: str, amount: int = 1) -> None:
         if (plugin := self._open_plugin()) is not None:
-            add_flag(plugin.flags, name)
+            add_flag(plugin.flags, name, amount)
             self._mark_plugin()
         if (cycle := self._open_cycle()) is not None:
-            add_flag(cycle.flags, name)
+            add_flag(cycle.flags, name, amount)
             self._mark_cycle()
 
     def _mark_cycle(self) -> None:
@@ -496,6 +502,7 @@ class ChargerMachine:
         "has_vehicle",
         "uptime",
         "last_msg_at",
+        "previous_at",
         "last_gap",
         "gap_pending",
         "rebooted_at",

@@ -24,6 +24,8 @@ FLAG_TEXT = {
     "retained_replay": "The broker replayed a stale retained state that disagreed with the "
     "live one; it was ignored.",
     "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
+    "clock_jump": "The recorder's clock went back during this period (seconds in the detail); "
+    "times and durations after it may read short.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",
     "legacy": "Imported from the original openevse-mqtt-mysql logger (its energySession id in "

@@ -128,11 +128,18 @@ class Script:
         return self.wait(2)
 
 
-def run(messages: list[tuple[float, str, bytes, bool]], split: int | None = None) -> Changes:
-    """Feed the machine (optionally checkpointing through JSON at `split`); all records."""
+def run(
+    messages: list[tuple[float, str, bytes, bool]],
+    split: int | None = None,
+    in_order: bool = False,
+) -> Changes:
+    """Feed the machine (optionally checkpointing through JSON at `split`); all records. The
+    messages go in by receive time, or `in_order` as listed (the journal's order when the
+    recorder's clock jumps)."""
     fleet = Fleet()
     everything = Changes()
-    for index, (t, topic, payload, retained) in enumerate(sorted(messages, key=lambda m: m[0])):
+    ordered = messages if in_order else sorted(messages, key=lambda m: m[0])
+    for index, (t, topic, payload, retained) in enumerate(ordered):
         if split is not None and index == split:
             _collect(everything, fleet)
             fleet = Fleet.from_json(fleet.to_json())

@@ -379,3 +379,34 @@ def test_a_charger_without_vehicle_asleep_is_taken_as_connected() -> None:
     (plugin,) = changes.plugins.values()
     assert plugin.plugged_at == round(first * 1_000_000)
     assert [(wh, cycles) for _, wh, cycles in summary(changes)] == [(3600.0, [(3600.0, "stopped")])]
+
+
+def test_a_recorder_clock_set_back_is_flagged() -> None:
+    """Receive times that run backwards an hour: the energy is still right, the duration can
+    only shrink to 0, never below, and the session says why."""
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(30)
+    s.t -= 3600  # the recorder's clock set back an hour
+    s.charge(30).state(2).unplug()
+    changes = run(s.messages, in_order=True)
+    (plugin,) = changes.plugins.values()
+    (cycle,) = changes.cycles.values()
+    assert cycle.energy_wh == pytest.approx(7200.0)
+    assert 3600 - 5 <= plugin.flags["clock_jump"] <= 3600
+    assert 3600 - 5 <= cycle.flags["clock_jump"] <= 3600
+    assert cycle.ended_at >= cycle.started_at
+    assert plugin.unplugged_at is not None and plugin.unplugged_at >= plugin.plugged_at
+
+
+def test_a_steady_clock_raises_no_clock_flag() -> None:
+    s = Script(firmware="5.x")
+    pause(s)
+    for plugin in run(s.messages).plugins.values():
+        assert "clock_jump" not in plugin.flags
+
+
+def test_the_clock_flag_is_said_in_words() -> None:
+    from webapp.formatting import flag_detail
+
+    assert flag_detail("clock_jump", 3600) == "clock back 1 h 00 min"
+    assert flag_detail("clock_jump", 30) == "clock back 30 s"

@@ -96,6 +96,8 @@ def flag_detail(name: str, value: int) -> str:
     """The number a flag carries, said in words (a gap's seconds, a count of bad values)."""
     if name == "gap":
         return f"{duration(value)} without data" if value >= 60 else f"{value} s without data"
+    if name == "clock_jump":
+        return f"clock back {duration(value)}" if value >= 60 else f"clock back {value} s"
     if name in ("bad_values", "reboot", "counter_rollback") and value > 1:
         return f"{value} times"
     return ""
