@@ -403,10 +403,3 @@ def test_a_steady_clock_raises_no_clock_flag() -> None:
     pause(s)
     for plugin in run(s.messages).plugins.values():
         assert "clock_jump" not in plugin.flags
-
-
-def test_the_clock_flag_is_said_in_words() -> None:
-    from webapp.formatting import flag_detail
-
-    assert flag_detail("clock_jump", 3600) == "clock back 1 h 00 min"
-    assert flag_detail("clock_jump", 30) == "clock back 30 s"

@@ -340,3 +340,10 @@ def test_sealed_buckets_equal_the_databases(store: Store, shuffled: bool) -> Non
     flat = {(t, i): sums for t, by_index in got.items() for i, sums in by_index.items()}
     assert {k: (n, peak) for k, (_, n, peak) in flat.items()} == expected
     assert {k: total for k, (total, _, _) in flat.items()} == pytest.approx(totals, rel=1e-12)
+
+
+def test_the_clock_flag_is_said_in_words() -> None:
+    from webapp.formatting import flag_detail
+
+    assert flag_detail("clock_jump", 3600) == "clock back 1 h 00 min"
+    assert flag_detail("clock_jump", 30) == "clock back 30 s"
