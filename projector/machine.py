@@ -41,7 +41,6 @@ RESET_EPS_WH = 1.0
 # about the car is read together over this long before a plug-in is decided on.
 DUMP_US = 2 * US
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
-CONNECTED = frozenset({2, 3, 254})
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 
 
@@ -73,6 +72,8 @@ class ChargerMachine:
         self.state: int | None = None
         self.vehicle: int | None = None
         self.has_vehicle = False
+        # A silence since the last `vehicle`: what it said is stale until the next one.
+        self.vehicle_stale = False
         self.uptime: float | None = None
         self.last_msg_at: int | None = None  # the newest receive time seen
         self.previous_at: int | None = None  # the receive time of the message before this one
@@ -133,6 +134,7 @@ class ChargerMachine:
         self.previous_at = t
         if self.last_msg_at is not None and t - self.last_msg_at > GAP_US:
             self.last_gap = (self.last_msg_at, t)
+            self.vehicle_stale = self.has_vehicle
             seconds = (t - self.last_msg_at) // US
             if (plugin := self._open_plugin()) is not None:
                 add_flag(plugin.flags, "gap", seconds)
@@ -184,11 +186,12 @@ class ChargerMachine:
                     self._unplug(t)
                 elif state == 254 and not self.has_vehicle and not self._plugin_open():
                     self.pending_sleep = (seq, t)  # asleep, and the car unknown: wait for evidence
-                elif state in (2, 3) or (state == 254 and (not self.has_vehicle or self.vehicle)):
+                elif state in (2, 3) or (state == 254 and self._car_known_connected()):
                     self._ensure_plugin(seq, t)
                 if state == 3:
                     self._start_cycle(seq, t)
-        if state in CONNECTED and (plugin := self._open_plugin()) is not None:
+        connected = state in (2, 3) or (state == 254 and self._car_known_connected())
+        if connected and (plugin := self._open_plugin()) is not None:
             plugin.last_connected_at = t
         if state == 3 and (cycle := self._open_cycle()) is not None and not self.gap_pending:
             cycle.last_charging_at = max(cycle.last_charging_at, t)
@@ -200,6 +203,7 @@ class ChargerMachine:
             return
         self.has_vehicle = True
         self.vehicle = vehicle
+        self.vehicle_stale = False
         if self.pending_sleep is not None:
             asleep_seq, asleep_at = self.pending_sleep
             self.pending_sleep = None
@@ -218,6 +222,12 @@ class ChargerMachine:
             if self._cycle_open():
                 self._end_cycle(t, "unplugged")
             self._unplug(t)
+
+    def _car_known_connected(self) -> bool:
+        """Asleep (254), the state alone does not say whether a car is there: the last `vehicle`
+        does, unless a silence came after it (then its next one decides); a charger that sends
+        no `vehicle` counts as connected."""
+        return not self.has_vehicle or (bool(self.vehicle) and not self.vehicle_stale)
 
     def _settle_sleep(self, t: int, key: str) -> None:
         """A message other than `vehicle` after a `state 254` whose car was unknown: within the
@@ -500,6 +510,7 @@ class ChargerMachine:
         "state",
         "vehicle",
         "has_vehicle",
+        "vehicle_stale",
         "uptime",
         "last_msg_at",
         "previous_at",

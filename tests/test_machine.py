@@ -403,3 +403,35 @@ def test_a_steady_clock_raises_no_clock_flag() -> None:
     pause(s)
     for plugin in run(s.messages).plugins.values():
         assert "clock_jump" not in plugin.flags
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_after_a_silence_a_sleeping_charger_without_the_car_ends_the_plug_in_before_it(
+    firmware: str,
+) -> None:
+    """What `vehicle 1` said before a long silence is stale after it: the charger waking up
+    asleep with no car ends the plug-in at the last moment the car was known connected."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(30).state(254).idle(5, 254)
+    last_known = s.messages[-1][0]
+    s.wait(2 * 3600)  # the recorder heard nothing for two hours; the car left meanwhile
+    s.car = False
+    s.dump(254).idle(5, 254)
+    changes = run(s.messages)
+    (plugin,) = changes.plugins.values()
+    assert "unplug_inferred" in plugin.flags
+    assert plugin.unplugged_at == round(last_known * 1_000_000)
+
+
+@pytest.mark.parametrize("firmware", MODERN)
+def test_after_a_silence_the_car_still_there_continues_the_plug_in(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(30).state(254).idle(5, 254)
+    s.wait(2 * 3600)
+    s.dump(254).idle(5, 254).state(3).charge(30).state(2).unplug()
+    changes = run(s.messages)
+    (plugin,) = changes.plugins.values()
+    assert "unplug_inferred" not in plugin.flags
+    assert [(wh, [c for c, _ in cycles]) for _, wh, cycles in summary(changes)] == [
+        (7200.0, [3600.0, 3600.0])
+    ]
