@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from journal.storage import Store
 from projector.records import FLAG_TEXT
 from tests.web_site import EVIL, LEGACY, MODERN, session_ids, shown_totals, web_config
 from webapp import create_app
@@ -58,7 +59,31 @@ def test_live_session_banner(client: FlaskClient) -> None:
     assert [s["charger"] for s in live] == [MODERN]
     page = html(client, "/")
     banner = page[page.index(f'id="live-{live[0]["id"]}"') :]
-    assert "Charging now" in banner[:400] and "0.6 kWh" in banner[:400]
+    banner = banner[: banner.index("</section>")]
+    # The site's charger was last heard on 20 April: what the banner says is that moment's news.
+    assert "Charging now" not in banner
+    assert "Charging when last heard" in banner and "Mon 20 Apr 2026 19:" in banner
+    assert "0.6 kWh" in banner
+
+
+def test_the_banner_says_charging_now_for_a_charger_heard_lately(store: Store, db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from journal.entries import append, micros_text
+    from projector.runner import project_pass
+    from tests.charge_script import Script
+
+    s = Script(firmware="5.x", charger=MODERN, t=datetime.now(UTC).timestamp() - 600)
+    s.idle(1, 1).plug().state(3).charge(5)  # the last message about four minutes ago
+    append(
+        store, [(micros_text(round(t * 1e6)), topic, p, 0, int(r)) for t, topic, p, r in s.messages]
+    )
+    store.commit()
+    project_pass(store)
+    page = html(create_app(web_config(db_url), {"TESTING": True}).test_client(), "/")
+    banner = page[page.index('class="live"') :]
+    banner = banner[: banner.index("</section>")]
+    assert "Charging now" in banner and "last heard" not in banner
 
 
 def test_expanded_session_shows_cycles_and_explains_flags(client: FlaskClient) -> None:

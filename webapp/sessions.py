@@ -26,6 +26,9 @@ from webapp.totals import Totals, range_totals
 
 bp = Blueprint("sessions", __name__)
 MAX_PAGE = 1_000_000
+# A charger dumps every 30 s and the projector passes every minute or so: heard within this long,
+# what the projection says of it is the present.
+HEARD_LATELY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,14 @@ def index() -> str:
         year_totals=year_totals,
         live=open_sessions(db, [s.name for s in statuses if s.plugged]),
         charging={s.name for s in statuses if s.charging},
+        # "Charging now" only for a charger heard lately; else when it last was.
+        last_heard={s.name: s.last_message_at for s in statuses},
+        heard_lately={
+            s.name
+            for s in statuses
+            if s.last_message_at is not None
+            and datetime.now(UTC) - s.last_message_at <= HEARD_LATELY
+        },
         chargers=charger_names(db),
         empty_install=overall.count == 0 and not has_sessions(db),
         now=datetime.now(UTC),
