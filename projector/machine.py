@@ -41,6 +41,7 @@ RESET_EPS_WH = 1.0
 # about the car is read together over this long before a plug-in is decided on.
 DUMP_US = 2 * US
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
+TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 
 
@@ -75,6 +76,11 @@ class ChargerMachine:
         # A silence since the last `vehicle`: what it said is stale until the next one.
         self.vehicle_stale = False
         self.uptime: float | None = None
+        self.uptime_at: int | None = None
+        # The uptime series before its last drop, (uptime, time): if a later reading goes on
+        # with it, two devices publish under this one base.
+        self.dropped_from: tuple[float, int] | None = None
+        self.two_devices = 0  # how often that was seen
         self.last_msg_at: int | None = None  # the newest receive time seen
         self.previous_at: int | None = None  # the receive time of the message before this one
         self.last_gap: tuple[int, int] | None = None
@@ -462,8 +468,16 @@ class ChargerMachine:
 
     def _on_uptime(self, seq: int, t: int, uptime: float) -> None:
         if self.uptime is not None and uptime + 5 < self.uptime:
+            self.dropped_from = (self.uptime, self.uptime_at or t)
             self._reboot(seq, t)
-        self.uptime = uptime
+        elif self.dropped_from is not None and self.uptime is not None and uptime > self.uptime + 5:
+            before, before_at = self.dropped_from
+            if abs(uptime - (before + (t - before_at) / US)) <= TWO_DEVICES_SLACK_S:
+                # The series from before the drop goes on: no reboot, a second device.
+                self.two_devices += 1
+                self._flag_open("two_devices")
+            self.dropped_from = None
+        self.uptime, self.uptime_at = uptime, t
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -512,6 +526,9 @@ class ChargerMachine:
         "has_vehicle",
         "vehicle_stale",
         "uptime",
+        "uptime_at",
+        "dropped_from",
+        "two_devices",
         "last_msg_at",
         "previous_at",
         "last_gap",
@@ -543,6 +560,8 @@ class ChargerMachine:
             setattr(machine, key, data.get(key, getattr(machine, key)))
         if machine.last_gap is not None:
             machine.last_gap = (machine.last_gap[0], machine.last_gap[1])
+        if machine.dropped_from is not None:
+            machine.dropped_from = (machine.dropped_from[0], machine.dropped_from[1])
         if machine.pending_sleep is not None:
             machine.pending_sleep = (machine.pending_sleep[0], machine.pending_sleep[1])
         if machine.pending_drop is not None:

@@ -24,6 +24,8 @@ FLAG_TEXT = {
     "retained_replay": "The broker replayed a stale retained state that disagreed with the "
     "live one; it was ignored.",
     "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
+    "two_devices": "Two devices seem to publish under this charger's base topic (their uptimes "
+    "interleave): give each its own base topic; sessions here mix both.",
     "clock_jump": "The recorder's clock went back during this period (seconds in the detail); "
     "times and durations after it may read short.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "

@@ -26,6 +26,7 @@ class ChargerStatus:
     plugged: bool
     charging: bool
     bad_values: int
+    two_devices: int = 0  # times two interleaved uptime series were seen under this base
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def charger_statuses(store: Store) -> list[ChargerStatus]:
                 plugged=bool(plugin and plugin.get("unplugged_at") is None),
                 charging=bool(cycle and cycle.get("ended_at") is None),
                 bad_values=int(state.get("bad_values", 0)),
+                two_devices=int(state.get("two_devices", 0)),
             )
         )
     return statuses

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from projector.fleet import Fleet
 from tests.charge_script import GENERATIONS, Script, run, summary
 
 Scenario = Callable[[Script], None]
@@ -435,3 +436,35 @@ def test_after_a_silence_the_car_still_there_continues_the_plug_in(firmware: str
     assert [(wh, [c for c, _ in cycles]) for _, wh, cycles in summary(changes)] == [
         (7200.0, [3600.0, 3600.0])
     ]
+
+
+def test_two_devices_under_one_base_are_detected() -> None:
+    """Two units left on one base topic: their uptimes interleave (each dump jumps between the
+    two series). That is no reboot after reboot but a second device, flagged."""
+    a = Script(firmware="5.x", charger="openevse")
+    b = Script(firmware="5.x", charger="openevse", t=a.t + 7.0)
+    a.uptime, b.uptime = 500_000.0, 1_000.0
+    a.idle(10, 1).plug().idle(5, 2).state(3).charge(30).state(2).idle(10, 2).unplug().idle(10, 1)
+    b.idle(70, 1)
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(
+        sorted(a.messages + b.messages, key=lambda m: m[0])
+    ):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    machine = fleet.machines["openevse"]
+    assert machine.two_devices >= 10
+    assert any("two_devices" in p.flags for p in fleet.drain().plugins.values())
+    restored = Fleet.from_json(fleet.to_json())
+    assert restored.machines["openevse"].two_devices == machine.two_devices
+
+
+def test_a_reboot_is_not_a_second_device() -> None:
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(20).power_loss(3).state(3).charge(20).state(2)
+    s.idle(30, 2).unplug().idle(30, 1)
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(s.messages):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    assert fleet.machines[s.charger].two_devices == 0
+    (plugin,) = fleet.drain().plugins.values()
+    assert "reboot" in plugin.flags and "two_devices" not in plugin.flags

@@ -254,3 +254,30 @@ def test_the_journal_footprint_before_and_after_sealing(
         in page
     )
     assert 'id="health-last-seal">never<' not in page
+
+
+def test_two_devices_under_one_base_are_shown(store: Store, db_url: str) -> None:
+    """Two units publishing under one base: the health page says so for that charger."""
+    from tests.charge_script import Script
+
+    a = Script(firmware="5.x", charger="openevse", t=time.time() - 3600)
+    b = Script(firmware="5.x", charger="openevse", t=a.t + 7.0)
+    a.uptime, b.uptime = 500_000.0, 1_000.0
+    a.idle(20, 1)
+    b.idle(20, 1)
+    single = Script(firmware="5.x", charger=MODERN, t=a.t)
+    single.idle(20, 1)
+    everything = sorted(a.messages + b.messages + single.messages, key=lambda m: m[0])
+    rows = [(micros_text(round(t * 1e6)), topic, p, 0, int(r)) for t, topic, p, r in everything]
+    entries.append(store, rows)
+    store.commit()
+    project_pass(store)
+    client = create_app(web_config(db_url), {"TESTING": True}).test_client()
+    chargers = {c["name"]: c for c in health(client)["chargers"]}
+    assert chargers["openevse"]["two_devices"] >= 10
+    assert chargers[MODERN]["two_devices"] == 0
+    page = client.get("/health").text
+    row = page[page.index('<td class="charger">openevse') :]
+    assert "two devices publish under this base" in row[: row.index("</tr>")]
+    other = page[page.index(f'<td class="charger">{MODERN}') :]
+    assert "two devices" not in other[: other.index("</tr>")]

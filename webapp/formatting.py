@@ -98,7 +98,7 @@ def flag_detail(name: str, value: int) -> str:
         return f"{duration(value)} without data" if value >= 60 else f"{value} s without data"
     if name == "clock_jump":
         return f"clock back {duration(value)}" if value >= 60 else f"clock back {value} s"
-    if name in ("bad_values", "reboot", "counter_rollback") and value > 1:
+    if name in ("bad_values", "reboot", "counter_rollback", "two_devices") and value > 1:
         return f"{value} times"
     return ""
 

@@ -80,6 +80,7 @@ def as_json(
                 "plugged": c.plugged,
                 "charging": c.charging,
                 "bad_values": c.bad_values,
+                "two_devices": c.two_devices,
             }
             for c in chargers
         ],
