@@ -23,7 +23,9 @@ FLAG_TEXT = {
     "(count in the detail).",
     "retained_replay": "The broker replayed a stale retained state that disagreed with the "
     "live one; it was ignored.",
-    "legacy_counter": "Energy comes from the old `wh` counter of 2.x firmware.",
+    "legacy_counter": "Energy comes from the `wh` counter, not a session counter: watt-seconds "
+    "of the session on 2.x up to 2.7.5, the lifetime Wh (moving only at unplug) from 2.7.6 to "
+    "4.1.0.",
     "two_devices": "Two devices seem to publish under this charger's base topic (their uptimes "
     "interleave): give each its own base topic; sessions here mix both.",
     "clock_jump": "The recorder's clock went back during this period (seconds in the detail); "
