@@ -4,6 +4,7 @@ firmware generation. Expected values are what physically happened (the script's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -187,21 +188,26 @@ def test_duplicated_messages_change_nothing(firmware: str) -> None:
 JUNK = [b"abc", b"", b"NaN", b"-1", b"1e308", b'{"session_energy": 5}', b"false", b"inf"]
 
 
-@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
-def test_junk_payloads_are_counted_and_ignored(firmware: str) -> None:
-    clean = Script(firmware=firmware)
+def _charge_with(firmware: str, odd: list[tuple[str, bytes]]) -> tuple[list[Any], list[Any]]:
+    """A plain charge's messages, and the same with these (key, payload) messages in its middle
+    (key `counter`: the generation's session counter)."""
+    clean, dirty = Script(firmware=firmware), Script(firmware=firmware)
     plain(clean)
-    dirty = Script(firmware=firmware)
     plain(dirty)
     middle = dirty.messages[len(dirty.messages) // 2][0]
-    key = "wh" if firmware == "2.x" else "session_energy"
-    for index, junk in enumerate(JUNK):
-        for topic_key in (key, "state", "vehicle"):
-            dirty.messages.append(
-                (middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False)
-            )
-    assert summary(run(dirty.messages)) == summary(run(clean.messages))
-    (plugin,) = run(dirty.messages).plugins.values()
+    counter = "wh" if firmware == "2.x" else "session_energy"
+    for index, (key, payload) in enumerate(odd):
+        topic = f"{dirty.charger}/{counter if key == 'counter' else key}"
+        dirty.messages.append((middle + index * 0.001, topic, payload, False))
+    return clean.messages, dirty.messages
+
+
+@pytest.mark.parametrize("firmware", SESSION_COUNTERS)
+def test_junk_payloads_are_counted_and_ignored(firmware: str) -> None:
+    odd = [(key, junk) for junk in JUNK for key in ("counter", "state", "vehicle")]
+    clean, dirty = _charge_with(firmware, odd)
+    assert summary(run(dirty)) == summary(run(clean))
+    (plugin,) = run(dirty).plugins.values()
     assert plugin.flags["bad_values"] == len(JUNK) * 3
 
 
@@ -281,18 +287,11 @@ NOT_FIRMWARE = [b"-0", b" 3 ", b"+3", b"007", b"1_000", b"3\n", b"0x10", b".5"]
 
 @pytest.mark.parametrize("firmware", SESSION_COUNTERS)
 def test_numbers_only_in_the_firmwares_spelling(firmware: str) -> None:
-    clean = Script(firmware=firmware)
-    plain(clean)
-    dirty = Script(firmware=firmware)
-    plain(dirty)
-    middle = dirty.messages[len(dirty.messages) // 2][0]
-    key = "wh" if firmware == "2.x" else "session_energy"
-    odd = [(topic_key, junk) for junk in NOT_FIRMWARE for topic_key in (key, "state", "vehicle")]
+    odd = [(key, junk) for junk in NOT_FIRMWARE for key in ("counter", "state", "vehicle")]
     odd += [("state", b"3.0"), ("vehicle", b"1.0"), ("state", b"3e0")]  # states are integers
-    for index, (topic_key, junk) in enumerate(odd):
-        dirty.messages.append((middle + index * 0.001, f"{dirty.charger}/{topic_key}", junk, False))
-    assert summary(run(dirty.messages)) == summary(run(clean.messages))
-    (plugin,) = run(dirty.messages).plugins.values()
+    clean, dirty = _charge_with(firmware, odd)
+    assert summary(run(dirty)) == summary(run(clean))
+    (plugin,) = run(dirty).plugins.values()
     assert plugin.flags["bad_values"] == len(odd)
 
 
