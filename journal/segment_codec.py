@@ -45,6 +45,7 @@ import re
 import struct
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, pairwise, repeat
@@ -63,7 +64,6 @@ _TABLE_HEAD = struct.Struct("<4sI")  # magic, sections
 _SECTION = struct.Struct("<II16s")  # compressed size, decompressed size, digest
 _INDEX_HEAD = struct.Struct("<IIBq")  # messages, topics, width of the topic index, first seq
 _TIMES_HEAD = struct.Struct("<Iq")  # messages of the stream, the first one's receive time
-_SMALL_STEP = 1 << 16  # receive-time steps below this (65 ms) take two bytes
 _STREAMS = 2  # 0: the other topics, 1: those the caller replays most (encode's `replayed`)
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 4}]
 _LITTLE = sys.byteorder == "little"
@@ -115,36 +115,35 @@ def _unplanes(data: bytes | memoryview, count: int, typecode: str) -> array[int]
 
 
 def _narrow(values: list[int], typecode: str) -> bytes:
-    """Values in a narrow column; those that do not fit (negative or too large) are written as
-    the column's largest value and follow, full width, after it."""
-    escape = (1 << (8 * array(typecode).itemsize)) - 1
-    if not values or (min(values) >= 0 and max(values) < escape):
+    """Values in a narrow column: how many do not fit (negative or too wide); when some do, a
+    mark for each value (1: wide), then the narrow ones, then the wide ones at full width."""
+    limit = 1 << (8 * array(typecode).itemsize)
+    if not values or (min(values) >= 0 and max(values) < limit):
         return struct.pack("<I", 0) + _planes(values, typecode)
-    fits = [0 <= value < escape for value in values]
-    wide = list(compress(values, map(not_, fits)))
-    narrow = [value if fit else escape for value, fit in zip(values, fits, strict=True)]
-    return struct.pack("<I", len(wide)) + _planes(narrow, typecode) + _planes(wide, "q")
+    wide = [not 0 <= value < limit for value in values]
+    return b"".join(
+        (
+            struct.pack("<I", sum(wide)),
+            bytes(wide),
+            _planes(compress(values, map(not_, wide)), typecode),
+            _planes(compress(values, wide), "q"),
+        )
+    )
 
 
 def _unnarrow(reader: _Reader, count: int, typecode: str) -> Sequence[int]:
-    (wide_count,) = struct.unpack("<I", reader.take(4))
+    """A narrow column's values (inverse of _narrow): the array itself when all fit."""
+    (wides,) = struct.unpack("<I", reader.take(4))
     width = array(typecode).itemsize
-    narrow = _unplanes(reader.take(width * count), count, typecode)
-    if not wide_count:
-        return narrow
-    escape = (1 << (8 * width)) - 1
-    at, i = [], -1
-    for _ in range(wide_count):
-        try:
-            i = narrow.index(escape, i + 1)
-        except ValueError:
-            raise BlockError("a column's wide values do not match their marks") from None
-        at.append(i)
-    wide = _unplanes(reader.take(8 * wide_count), wide_count, "q")
-    values = list(narrow)
-    for i, value in zip(at, wide, strict=True):
-        values[i] = value
-    return values
+    if not wides:
+        return _unplanes(reader.take(width * count), count, typecode)
+    marks = bytes(reader.take(count))
+    if marks.count(1) != wides or marks.count(0) != count - wides:
+        raise BlockError("a column's marks are damaged")
+    narrow = _unplanes(reader.take(width * (count - wides)), count - wides, typecode)
+    wide = _unplanes(reader.take(8 * wides), wides, "q")
+    next_narrow, next_wide = iter(narrow).__next__, iter(wide).__next__
+    return [next_wide() if mark else next_narrow() for mark in marks]
 
 
 def _deltas(values: Sequence[int]) -> list[int]:
@@ -294,21 +293,11 @@ def _checksum(sizes: Iterable[int], digests: Iterable[bytes]) -> bytes:
 
 
 def _times_section(micros: list[int]) -> bytes:
-    """One stream's receive times: steps inside a burst (a few hundred microseconds) in two
-    bytes, the rare wide ones (a new burst, a clock set back) apart, and which is which."""
+    """One stream's receive times: the first, then the steps, two bytes each inside a burst (a
+    few hundred microseconds), the rare wide ones (a new burst, a clock set back) apart."""
     steps = list(map(sub, micros[1:], micros))
-    if not steps or min(steps) >= 0:
-        wide = list(map(_SMALL_STEP.__le__, steps))
-    else:  # a clock set back
-        wide = [not 0 <= step < _SMALL_STEP for step in steps]
-    return b"".join(
-        (
-            _TIMES_HEAD.pack(len(micros), micros[0] if micros else 0),
-            bytes(wide),
-            _planes(compress(steps, map(not_, wide)), "H"),
-            _planes(compress(steps, wide), "q"),
-        )
-    )
+    head = _TIMES_HEAD.pack(len(micros), micros[0] if micros else 0)
+    return head + _narrow(steps, "H")
 
 
 def _times(body: bytes) -> list[int]:
@@ -317,18 +306,10 @@ def _times(body: bytes) -> list[int]:
     count, first = _TIMES_HEAD.unpack(reader.take(_TIMES_HEAD.size))
     if not count:
         return []
-    wide = bytes(reader.take(count - 1))
-    wides = wide.count(1)
-    if wides + wide.count(0) != count - 1:
-        raise BlockError("a time column's marks are damaged")
-    small = _unplanes(reader.take(2 * (count - 1 - wides)), count - 1 - wides, "H")
-    if not wides:
-        return list(accumulate(small, initial=first))
-    large = _unplanes(reader.take(8 * wides), wides, "q")
+    times = list(accumulate(_unnarrow(reader, count - 1, "H"), initial=first))
     if reader.at != len(reader.view):
-        raise BlockError("a time column does not match its marks")
-    next_small, next_large = iter(small).__next__, iter(large).__next__
-    return list(accumulate((next_large() if w else next_small() for w in wide), initial=first))
+        raise BlockError("a time column is longer than its steps")
+    return times
 
 
 def encode(messages: Sequence[Message], replayed: Callable[[str], bool] | None = None) -> Encoded:
@@ -349,9 +330,8 @@ def encode(messages: Sequence[Message], replayed: Callable[[str], bool] | None =
     # Each topic's payloads in seq order (a stable sort by topic index).
     order = sorted(range(count), key=topic_ids.__getitem__)
     grouped = list(map(payloads.__getitem__, order))
-    per_topic = [0] * len(names)
-    for topic_id in topic_ids:
-        per_topic[topic_id] += 1
+    counted = Counter(topic_ids)
+    per_topic = list(map(counted.__getitem__, range(len(names))))
     encoded_names = [name.encode("utf-8") for name in names]
     typecode = _index_typecode(len(names))
     streams = bytes(bool(replayed and replayed(name)) for name in names)
@@ -491,16 +471,17 @@ def _index(block: _Block) -> _Index:
 
 def _micros(block: _Block, index: _Index, kept: Sequence[int], keep: list[bool]) -> list[int]:
     """The receive times of the kept messages: only the time streams they are in are decoded."""
-    in_stream = _in_stream(index.topic_ids, index.streams, len(index.names))
     needed = {index.streams[t] for t, wanted in enumerate(keep) if wanted}
     times = {}
     for stream in needed:
         times[stream] = _times(block.section(1 + stream))
-        if len(times[stream]) != sum(in_stream[stream]):
+        members = compress(index.per_topic, map((stream).__eq__, index.streams))
+        if len(times[stream]) != sum(members):
             raise BlockError("a time column does not match the block's topics")
     if len(needed) == 1:
         (stream,) = needed
-        return list(compress(times[stream], compress(kept, in_stream[stream])))
+        in_stream = _in_stream(index.topic_ids, index.streams, len(index.names))[stream]
+        return list(compress(times[stream], compress(kept, in_stream)))
     takers = [iter(times.get(stream, ())).__next__ for stream in range(_STREAMS)]
     whole = [takers[stream]() for stream in _selector(index.topic_ids, index.streams)]
     return list(compress(whole, kept))
