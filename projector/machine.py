@@ -545,6 +545,8 @@ class ChargerMachine:
         "bad_values",
     )
 
+    _TUPLES = frozenset({"last_gap", "dropped_from", "pending_sleep", "pending_drop"})
+
     def to_state(self) -> dict[str, Any]:
         data: dict[str, Any] = {name: getattr(self, name) for name in self._SCALARS}
         data["plugin"] = to_state(self.plugin)
@@ -557,16 +559,11 @@ class ChargerMachine:
     ) -> ChargerMachine:
         machine = cls(name, changes, pricer)
         for key in cls._SCALARS:
-            setattr(machine, key, data.get(key, getattr(machine, key)))
-        if machine.last_gap is not None:
-            machine.last_gap = (machine.last_gap[0], machine.last_gap[1])
-        if machine.dropped_from is not None:
-            machine.dropped_from = (machine.dropped_from[0], machine.dropped_from[1])
-        if machine.pending_sleep is not None:
-            machine.pending_sleep = (machine.pending_sleep[0], machine.pending_sleep[1])
-        if machine.pending_drop is not None:
-            low, at, plugin_id = machine.pending_drop
-            machine.pending_drop = (low, at, plugin_id)
+            value = data.get(key, getattr(machine, key))
+            # JSON has no tuples: the pairs and triples come back as lists.
+            setattr(
+                machine, key, tuple(value) if key in cls._TUPLES and value is not None else value
+            )
         machine.plugin = plugin_from_state(data["plugin"])
         machine.cycle = cycle_from_state(data["cycle"])
         return machine

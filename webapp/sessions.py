@@ -76,6 +76,7 @@ def index() -> str:
     if filters.month:
         first_day = date(*filters.month, 1)
         last_day = date(*add_months(*filters.month, 1), 1) - timedelta(days=1)
+    now = datetime.now(UTC)
     return render_template(
         "sessions.html",
         filters=filters,
@@ -93,10 +94,9 @@ def index() -> str:
         heard_lately={
             s.name
             for s in statuses
-            if s.last_message_at is not None
-            and datetime.now(UTC) - s.last_message_at <= HEARD_LATELY
+            if s.last_message_at is not None and now - s.last_message_at <= HEARD_LATELY
         },
         chargers=charger_names(db),
         empty_install=overall.count == 0 and not has_sessions(db),
-        now=datetime.now(UTC),
+        now=now,
     )
