@@ -138,6 +138,10 @@ def read_messages(
 ) -> list[Message]:
     """Live rows after a position with every field a segment keeps (import_key only as the
     fact that the row was imported), in seq order: what sealing and export read."""
+    if store.supports_json_table():  # MariaDB 10.6+, which also has the JSON functions used
+        packed = read_messages_packed(store, after_seq, limit, up_to, store.max_statement_bytes())
+        if packed is not None:
+            return packed
     sql = (
         f"SELECT seq, {store.micros_column('received_at')}, topic, payload, qos, retained, "
         "CASE WHEN import_key IS NULL THEN 0 ELSE 1 END FROM journal WHERE seq > ?"
@@ -146,10 +150,6 @@ def read_messages(
     if up_to is not None:
         sql += " AND seq <= ?"
         params.append(up_to)
-    if store.supports_json_table():
-        packed = read_messages_packed(store, after_seq, limit, up_to, store.max_statement_bytes())
-        if packed is not None:
-            return packed
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
     if not rows:
         return []
