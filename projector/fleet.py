@@ -76,11 +76,15 @@ class Fleet:
     def drain(self) -> Changes:
         """The records touched since the last drain."""
         changes = Changes(
-            dict(self.changes.cycles), dict(self.changes.plugins), dict(self.changes.gaps)
+            dict(self.changes.cycles),
+            dict(self.changes.plugins),
+            dict(self.changes.gaps),
+            dict(self.changes.ledger),
         )
         self.changes.cycles.clear()
         self.changes.plugins.clear()
         self.changes.gaps.clear()
+        self.changes.ledger.clear()
         return changes
 
     def to_json(self) -> str:

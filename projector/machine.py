@@ -10,22 +10,28 @@ energy counters of each firmware generation, the cadence) and the definitions in
   reboot, or a gap after which the charger no longer charges;
 - energy is the sum of the counter's increases; a drop to zero or at a plug-in is the firmware's
   own reset (count from 0), any other drop a rollback after a restart (count from where it came
-  back); an increase after a cycle ended and before the next began belongs to the ended cycle.
+  back); an increase after a cycle ended and before the next began belongs to the ended cycle;
+- the books: the lifetime meter (`total_energy`) is read beside the session counter, its rises
+  kept per plug-in session (`meter_mismatch` when the session's energy disagrees) and in ledger
+  rows (LedgerRow) that say where what no session counted went: a silence, a rollback, a reset.
 
 Every change marks the touched records in `changes`; the projector upserts them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from projector.money.pricing import Pricer
 from projector.records import (
     Cycle,
+    LedgerRow,
     Plugin,
     add_flag,
     cycle_from_state,
+    ledger_from_state,
     plugin_from_state,
     set_flag,
     to_state,
@@ -43,6 +49,14 @@ DUMP_US = 2 * US
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
 TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
+# `total_energy` is published in kWh with at least three decimals: a session agrees with the
+# meter when they differ by no more than this plus 1%.
+METER_RESOLUTION_WH = 1.0
+METER_TOLERANCE = 0.01
+# The meter's rise in the dump after an unplug is the session's last seconds, which 4.1.9+ never
+# reports in `session_energy` (it resets at the unplug).
+UNPLUG_TAIL_US = 35 * US
+LEDGER_STEP_US = 900 * US  # outside sessions, ledger rows per quarter hour (any zone's month edge)
 
 
 def end_reason_for(state: int) -> str:
@@ -58,9 +72,10 @@ class Changes:
     cycles: dict[int, Cycle] = field(default_factory=dict)
     plugins: dict[int, Plugin] = field(default_factory=dict)
     gaps: dict[int, int] = field(default_factory=dict)  # silence start -> end (microseconds)
+    ledger: dict[tuple[int, int], LedgerRow] = field(default_factory=dict)  # (id, anchor_at)
 
     def __bool__(self) -> bool:
-        return bool(self.cycles or self.plugins or self.gaps)
+        return bool(self.cycles or self.plugins or self.gaps or self.ledger)
 
 
 class ChargerMachine:
@@ -101,8 +116,18 @@ class ChargerMachine:
         self.pending_sleep: tuple[int, int] | None = None
         self.outside_wh = 0.0
         self.bad_values = 0
+        # The lifetime meter: its last reading (Wh) and when; the counter energy counted since
+        # (in sessions or outside them) and the plug-in it went to.
+        self.meter: float | None = None
+        self.meter_at: int | None = None
+        self.meter_counted = 0.0
+        self.meter_plugin: int | None = None
+        self.meter_drop: float | None = None  # a lower reading, not yet believed
         self.plugin: Plugin | None = None
         self.cycle: Cycle | None = None
+        # The ledger rows that may still grow, by the start of their stretch.
+        self.ledger: dict[int, LedgerRow] = {}
+        self.seq = 0  # the message being read (ledger rows take it as their id)
 
     # ---- entry points ---------------------------------------------------------------------
 
@@ -114,6 +139,7 @@ class ChargerMachine:
             if key == "state" and self.state is not None and int(value) != self.state:
                 self._flag_open("retained_replay")
             return
+        self.seq = seq
         self._touch(t)
         if self.pending_sleep is not None and key != "vehicle":
             self._settle_sleep(t, key)
@@ -123,6 +149,8 @@ class ChargerMachine:
             self._on_vehicle(seq, t, int(value))
         elif key in COUNTER_KINDS:
             self._on_counter(seq, t, key, value)
+            if key == "total_energy":
+                self._on_meter(t, value * 1000.0)
         elif key == "uptime":
             self._on_uptime(seq, t, value)
 
@@ -255,6 +283,8 @@ class ChargerMachine:
             plugin = self.plugin = Plugin(
                 id=seq, charger=self.name, plugged_at=t, last_connected_at=t
             )
+            if self.meter is not None and not self._silence_since(self.meter_at):
+                plugin.meter_start = self.meter  # else its first reading in the session
             if self.counter_kind == "wh":
                 set_flag(plugin.flags, "legacy_counter")
             self._mark_plugin()
@@ -431,13 +461,17 @@ class ChargerMachine:
     def _add_energy(self, delta: float, value: float, t: int) -> None:
         cycle = self.cycle
         plugin = self.plugin
+        # An increase after the cycle ended is its own, unless the car had left before a
+        # silence: then another plug-in the journal never saw took it (the meter's books).
         late = (
             cycle is not None
             and cycle.closed
             and plugin is not None
             and plugin.id == cycle.plugin_id
+            and not (plugin.closed and self._silence_since(plugin.unplugged_at))
         )
         if cycle is not None and (not cycle.closed or late):
+            self.meter_counted += delta
             cycle.energy_wh += delta
             cycle.counter_end = value
             if self.pricer is not None:
@@ -456,13 +490,137 @@ class ChargerMachine:
                         cycle.peak_power_w = watts
             if plugin is not None and plugin.id == cycle.plugin_id:
                 plugin.energy_wh += delta
+                self.meter_plugin = plugin.id
                 self._mark_plugin()
             self._mark_cycle()
         else:
             self.outside_wh += delta
-            if plugin is not None and self._plugin_open():
-                add_flag(plugin.flags, "energy_outside_cycle")
+            open_plugin = self._open_plugin()
+            if open_plugin is not None or not self._silence_since(self.meter_at):
+                # (across a silence, with no plug-in, the meter's next reading tells it as gap)
+                self.meter_counted += delta
+                self._ledger_row(t, open_plugin).outside_wh += delta
+            if open_plugin is not None:
+                add_flag(open_plugin.flags, "energy_outside_cycle")
                 self._mark_plugin()
+
+    # ---- the books -----------------------------------------------------------------------------
+
+    def _on_meter(self, t: int, value: float) -> None:
+        """A reading of the lifetime meter, believed as the session counter is: a drop waits
+        for the next reading (a rollback or a reset goes on from low, a stray value does not),
+        and a rise faster than any charger is junk."""
+        previous = self.meter
+        if previous is None or not value < math.inf:
+            if value < math.inf:
+                self._meter_reading(t, value)
+            return
+        if self.meter_drop is None and value < previous:
+            self.meter_drop = value
+            return
+        if self.meter_drop is not None:
+            low, self.meter_drop = self.meter_drop, None
+            if value < previous:
+                self._meter_reading(t, low)
+            else:
+                self._meter_bad()
+        assert self.meter is not None and self.meter_at is not None
+        seconds = max((t - self.meter_at) / US, 5.0)
+        if (value - self.meter) * 3600.0 / seconds > MAX_POWER_W:
+            self._meter_bad()
+            return
+        self._meter_reading(t, value)
+
+    def _meter_bad(self) -> None:
+        if self.counter_kind != "total_energy":  # (else the counter already counted it)
+            self._count_bad()
+
+    def _meter_reading(self, t: int, value: float) -> None:
+        """A believed reading: its change since the last one goes to the books of the plug-in
+        that took the energy (or of the quarter hour), explained where no counter saw it."""
+        previous, previous_at = self.meter, self.meter_at
+        counted, self.meter_counted = self.meter_counted, 0.0
+        plugin = self._open_plugin()
+        tail = plugin is None and self._just_unplugged(t)
+        last = self.plugin
+        if plugin is None and last is not None and (tail or self.meter_plugin == last.id):
+            plugin = last  # the last readings of a session that just ended
+        self.meter, self.meter_at, self.meter_plugin = value, t, None
+        if previous is not None and value != previous:
+            row = self._ledger_row(t, plugin)
+            change = value - previous
+            row.rise_wh += change
+            if change < 0 and value <= RESET_EPS_WH:
+                row.reset_wh += change
+            elif change < 0:
+                row.rollback_wh += change
+                if plugin is not None:
+                    plugin.meter_rollback_wh += change
+            elif self._silence_since(previous_at) and change > counted:
+                row.gap_wh += change - counted  # delivered while nothing was heard
+            elif tail and change > counted and previous_at is not None:
+                self._count_tail(change - counted, t - previous_at, t)
+        if plugin is not None:
+            if plugin.meter_start is None and plugin.energy_wh == 0:
+                plugin.meter_start = value
+            if plugin.meter_start is not None:
+                plugin.meter_end = value
+                self._check_meter(plugin)
+            self._mark_plugin()
+
+    def _just_unplugged(self, t: int) -> bool:
+        """The car left while charging moments ago (its cycle ended `unplugged`), and that
+        plug-in is still the machine's last."""
+        plugin, cycle = self.plugin, self.cycle
+        return (
+            plugin is not None
+            and plugin.closed
+            and cycle is not None
+            and cycle.plugin_id == plugin.id
+            and cycle.end_reason == "unplugged"
+            and cycle.ended_at is not None
+            and t - cycle.ended_at <= UNPLUG_TAIL_US
+        )
+
+    def _count_tail(self, wh: float, micros: int, t: int) -> None:
+        """The meter took energy in a session's last seconds that its counter never reported:
+        the session's, when plausible."""
+        cycle = self.cycle
+        if cycle is None or self.counter_kind != "session_energy":
+            return
+        if wh * 3600.0 / max(micros / US, 5.0) <= MAX_POWER_W:
+            self._add_energy(wh, cycle.counter_end or 0.0, t)
+            self.meter_counted = 0.0
+
+    def _check_meter(self, plugin: Plugin) -> None:
+        """`meter_mismatch` (session minus meter, Wh) while the two disagree, gone once they
+        agree again: readings of one set arrive a moment apart."""
+        assert plugin.meter_start is not None and plugin.meter_end is not None
+        metered = plugin.meter_end - plugin.meter_start - plugin.meter_rollback_wh
+        difference = plugin.energy_wh - metered
+        allowed = METER_RESOLUTION_WH + METER_TOLERANCE * max(plugin.energy_wh, metered)
+        if abs(difference) > allowed:
+            plugin.flags["meter_mismatch"] = round(difference)
+        else:
+            plugin.flags.pop("meter_mismatch", None)
+
+    def _silence_since(self, at: int | None) -> bool:
+        """Whether a silence began at or after `at` (the last one the machine saw)."""
+        return at is not None and self.last_gap is not None and self.last_gap[0] >= at
+
+    def _ledger_row(self, t: int, plugin: Plugin | None) -> LedgerRow:
+        """The ledger row of a plug-in session, or of t's quarter hour, opened when missing;
+        rows no reading can reach any more are let go (they are in `changes`)."""
+        anchor = plugin.plugged_at if plugin is not None else t - t % LEDGER_STEP_US
+        row = self.ledger.get(anchor)
+        if row is None:
+            keep = {t - t % LEDGER_STEP_US}
+            if self.plugin is not None:
+                keep.add(self.plugin.plugged_at)
+            self.ledger = {a: r for a, r in self.ledger.items() if a in keep}
+            row = self.ledger[anchor] = LedgerRow(id=self.seq, charger=self.name, anchor_at=anchor)
+        self.changes.ledger[(row.id, row.anchor_at)] = row
+        return row
 
     # ---- other readings ---------------------------------------------------------------------
 
@@ -543,6 +701,11 @@ class ChargerMachine:
         "pending_sleep",
         "outside_wh",
         "bad_values",
+        "meter",
+        "meter_at",
+        "meter_counted",
+        "meter_plugin",
+        "meter_drop",
     )
 
     _TUPLES = frozenset({"last_gap", "dropped_from", "pending_sleep", "pending_drop"})
@@ -551,6 +714,7 @@ class ChargerMachine:
         data: dict[str, Any] = {name: getattr(self, name) for name in self._SCALARS}
         data["plugin"] = to_state(self.plugin)
         data["cycle"] = to_state(self.cycle)
+        data["ledger"] = [to_state(row) for _, row in sorted(self.ledger.items())]
         return data
 
     @classmethod
@@ -566,4 +730,6 @@ class ChargerMachine:
             )
         machine.plugin = plugin_from_state(data["plugin"])
         machine.cycle = cycle_from_state(data["cycle"])
+        rows = (ledger_from_state(row) for row in data.get("ledger", ()))
+        machine.ledger = {row.anchor_at: row for row in rows}
         return machine

@@ -30,6 +30,9 @@ FLAG_TEXT = {
     "interleave): give each its own base topic; sessions here mix both.",
     "clock_jump": "The recorder's clock went back during this period (seconds in the detail); "
     "times and durations after it may read short.",
+    "meter_mismatch": "The charger's lifetime meter (`total_energy`) rose by more or less than "
+    "this session's energy, beyond its resolution and 1% (session minus meter, Wh, in the "
+    "detail; a counter rollback is allowed for).",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",
     "legacy": "Imported from the original openevse-mqtt-mysql logger (its energySession id in "
@@ -87,18 +90,49 @@ class Plugin:
     charging_us: int = 0
     cycle_count: int = 0
     flags: dict[str, int] = field(default_factory=dict)
+    # The lifetime meter (Wh) when the car was plugged in and at the last reading of the session,
+    # and how far it went back meanwhile (a rollback, negative): None where it was never read.
+    meter_start: float | None = None
+    meter_end: float | None = None
+    meter_rollback_wh: float = 0.0
 
     @property
     def closed(self) -> bool:
         return self.unplugged_at is not None
 
 
-def to_state(record: Cycle | Plugin | None) -> dict[str, Any] | None:
+@dataclass(slots=True)
+class LedgerRow:
+    """What one charger's lifetime meter did over one stretch: the books a month closes with.
+
+    A plug-in session's stretch starts at its plug-in (so the meter's rise falls in the month
+    its energy is counted in); outside sessions, a quarter of an hour of the meter's own time.
+    `rise_wh` is the meter's net change; of it, `gap_wh` rose across a silence with no counter
+    seeing it (energy delivered while the recorder was blind), `rollback_wh` and `reset_wh`
+    (negative) went back, and `outside_wh` was counted by the session counter outside every
+    session. The rest should be the sessions' energy. `id` is the seq of the reading that
+    opened the row (deterministic, like every record's id)."""
+
+    id: int
+    charger: str
+    anchor_at: int
+    rise_wh: float = 0.0
+    gap_wh: float = 0.0
+    rollback_wh: float = 0.0
+    reset_wh: float = 0.0
+    outside_wh: float = 0.0
+
+
+def to_state(record: Cycle | Plugin | LedgerRow | None) -> dict[str, Any] | None:
     return None if record is None else asdict(record)
 
 
 def cycle_from_state(data: dict[str, Any] | None) -> Cycle | None:
     return None if data is None else Cycle(**data)
+
+
+def ledger_from_state(data: dict[str, Any]) -> LedgerRow:
+    return LedgerRow(**data)
 
 
 def plugin_from_state(data: dict[str, Any] | None) -> Plugin | None:

@@ -124,6 +124,7 @@ def _commit(
             changes.plugins.values(),
             open_cycles,
             changes.gaps,
+            changes.ledger.values(),
         )
         advance_checkpoint(store, tables, expected, result.position, fleet.to_json())
         if before_commit is not None:

@@ -53,6 +53,17 @@ def cycle_json(c: CycleRow) -> dict[str, Any]:
     }
 
 
+def meter_fields(s: SessionRow) -> dict[str, Any]:
+    """The lifetime meter at plug-in and at the session's last reading (Wh), and its rise net
+    of a rollback (what the session's energy is checked against), or None where not read."""
+    if s.meter is None:
+        return {"meter_start_wh": None, "meter_end_wh": None, "meter_wh": None}
+    start, end, _ = s.meter
+    rise = s.meter_wh
+    assert rise is not None
+    return {"meter_start_wh": start, "meter_end_wh": end, "meter_wh": round(rise, 3)}
+
+
 def session_json(s: SessionRow) -> dict[str, Any]:
     """One session in the JSON contract, its cycles last."""
     return {
@@ -67,6 +78,7 @@ def session_json(s: SessionRow) -> dict[str, Any]:
         "flag_details": dict(s.flags),
         **cost_fields(s.costs),
         **exact_fields(s.costs),
+        **meter_fields(s),
         "cycles": [cycle_json(c) for c in s.cycles],
     }
 

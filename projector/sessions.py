@@ -77,6 +77,14 @@ class SessionRow:
     flags: dict[str, int]  # sorted by name
     cycles: tuple[CycleRow, ...] = ()
     costs: Amounts = field(default_factory=dict)  # exact, per currency; empty: not priced
+    # The charger's lifetime meter (Wh) at plug-in and at the session's last reading, and how
+    # far it went back meanwhile; None where it was not read from the plug-in on.
+    meter: tuple[float, float, float] | None = None
+
+    @property
+    def meter_wh(self) -> float | None:
+        """How far the meter rose over the session (net of a rollback): its energy by the meter."""
+        return None if self.meter is None else self.meter[1] - self.meter[0] - self.meter[2]
 
 
 def local_day_range(
@@ -141,7 +149,10 @@ def _flags(raw: str | None, table: str, row_id: int) -> dict[str, int]:
 
 
 def _session(
-    row: Sequence[Any], cycles: Sequence[CycleRow] = (), costs: Amounts | None = None
+    row: Sequence[Any],
+    cycles: Sequence[CycleRow] = (),
+    costs: Amounts | None = None,
+    meter: tuple[float, float, float] | None = None,
 ) -> SessionRow:
     """A row of _SESSION_COLUMNS as a SessionRow."""
     sid, charger, plugged, unplugged, energy, charging, count, flags = row
@@ -156,6 +167,7 @@ def _session(
         flags=_flags(flags, "plugin_session", int(sid)),
         cycles=tuple(cycles),
         costs=costs or {},
+        meter=meter,
     )
 
 
@@ -196,14 +208,32 @@ def cycles_of(
     return found
 
 
+def session_meters(store: Store, ids: Sequence[int]) -> dict[int, tuple[float, float, float]]:
+    """The meter at plug-in and at the last reading, and the rollback, of these sessions (those
+    whose meter was read from their start), chunked like cycles_of."""
+    found: dict[int, tuple[float, float, float]] = {}
+    for chunk in in_chunks(list(ids)):
+        for pid, start, end, rollback in store.query(
+            "SELECT plugin_id, meter_start_wh, meter_end_wh, rollback_wh FROM session_meter "
+            f"WHERE plugin_id IN ({placeholders(chunk)})",
+            list(chunk),
+        ):
+            found[int(pid)] = (float(start), float(end), float(rollback))
+    return found
+
+
 def _with_cycles(store: Store, rows: Sequence[Sequence[Any]]) -> list[SessionRow]:
     """plugin_session rows as SessionRows with their cycles, each with its cost: one read of
     cycle_cost for both, so a session's cost is always the sum of its cycles'."""
     ids = [int(r[0]) for r in rows]
     cycle_amounts, costs = cycle_costs(store, ids)
     cycles = cycles_of(store, ids, cycle_amounts)
+    meters = session_meters(store, ids)
     store.rollback()
-    return [_session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0]))) for r in rows]
+    return [
+        _session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0])), meters.get(int(r[0])))
+        for r in rows
+    ]
 
 
 # ---- the queries -------------------------------------------------------------------------------
@@ -257,8 +287,9 @@ def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
         params,
     )
     costs = session_costs_where(store, where, params)
+    meters = session_meters(store, [int(r[0]) for r in rows])
     store.rollback()
-    return [_session(r, (), costs.get(int(r[0]))) for r in rows]
+    return [_session(r, (), costs.get(int(r[0])), meters.get(int(r[0]))) for r in rows]
 
 
 def open_sessions(store: Store, chargers: Sequence[str]) -> list[SessionRow]:

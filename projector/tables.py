@@ -12,7 +12,7 @@ from typing import Any
 from journal.entries import micros_text, stored_text
 from journal.storage import Store, in_chunks, placeholders
 from projector.money.costs import PRICED_SQL
-from projector.records import Cycle, Plugin
+from projector.records import Cycle, LedgerRow, Plugin
 from projector.version import PROJECTOR_VERSION
 
 US = 1_000_000
@@ -23,6 +23,8 @@ TABLES = (
     "cycle_cost",
     "session_cost",
     "recorder_gap",
+    "session_meter",
+    "meter_ledger",
     "projection_checkpoint",
 )
 # The original logger's energySession columns (after its id): chargelog's energySession keeps
@@ -57,6 +59,18 @@ PLUGIN_COLUMNS = (
     "cycle_count",
     "flags",
     "projector_version",
+)
+
+METER_COLUMNS = ("plugin_id", "meter_start_wh", "meter_end_wh", "rollback_wh")
+LEDGER_COLUMNS = (
+    "id",
+    "anchor_at",
+    "charger",
+    "rise_wh",
+    "gap_wh",
+    "rollback_wh",
+    "reset_wh",
+    "outside_wh",
 )
 
 
@@ -139,6 +153,28 @@ def plugin_row(plugin: Plugin, open_cycle: Cycle | None) -> tuple[Any, ...]:
     )
 
 
+def meter_row(plugin: Plugin) -> tuple[Any, ...] | None:
+    """session_meter's row of a plug-in session whose meter was read from its start."""
+    if plugin.meter_start is None or plugin.meter_end is None:
+        return None
+    return (
+        plugin.id,
+        round(plugin.meter_start, 3),
+        round(plugin.meter_end, 3),
+        round(plugin.meter_rollback_wh, 3),
+    )
+
+
+def ledger_row(row: LedgerRow) -> tuple[Any, ...]:
+    return (
+        row.id,
+        micros_text(row.anchor_at),
+        row.charger,
+        *(round(v, 3) for v in (row.rise_wh, row.gap_wh, row.rollback_wh, row.reset_wh)),
+        round(row.outside_wh, 3),
+    )
+
+
 def upsert(
     store: Store,
     tables: TableSet,
@@ -146,9 +182,10 @@ def upsert(
     plugins: Iterable[Plugin],
     open_cycles: dict[int, Cycle],
     gaps: dict[int, int] | None = None,
+    ledger: Iterable[LedgerRow] = (),
 ) -> None:
     """Write touched records; the same record written twice leaves one identical row."""
-    cycles = list(cycles)
+    cycles, plugins = list(cycles), list(plugins)
     cycle_rows = [cycle_row(c) for c in sorted(cycles, key=lambda c: c.id)]
     plugin_rows = [
         plugin_row(p, open_cycles.get(p.id)) for p in sorted(plugins, key=lambda p: p.id)
@@ -160,6 +197,17 @@ def upsert(
     if plugin_rows:
         store.executemany(
             store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
+        )
+    metered = [r for p in sorted(plugins, key=lambda p: p.id) if (r := meter_row(p)) is not None]
+    if metered:
+        store.executemany(
+            store.upsert_sql(tables.name("session_meter"), METER_COLUMNS, "plugin_id"), metered
+        )
+    ledger_rows = [ledger_row(r) for r in sorted(ledger, key=lambda r: (r.id, r.anchor_at))]
+    if ledger_rows:
+        store.executemany(
+            store.upsert_sql(tables.name("meter_ledger"), LEDGER_COLUMNS, ("id", "anchor_at")),
+            ledger_rows,
         )
     priced = [row for cycle in cycles for row in cost_rows(cycle)]
     if priced:

@@ -64,6 +64,8 @@ WEB_TABLES = (
     "recorder_gap",
     "projection_checkpoint",
     "schema_version",
+    "session_meter",
+    "meter_ledger",
     "cycle_cost",
     "session_cost",
     "tariff",

@@ -14,6 +14,7 @@ from journal.entries import micros_text
 from journal.storage import Store
 from projector.rebuild import rebuild
 from projector.runner import VersionMismatch, project_pass
+from projector.tables import TABLES
 from tests.charge_script import Script
 
 
@@ -44,6 +45,8 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
             "SELECT * FROM cycle_cost ORDER BY cycle_id, tariff_id, band, price"
         ),
         "session_costs": store.query("SELECT * FROM session_cost ORDER BY plugin_id, currency"),
+        "meters": store.query("SELECT * FROM session_meter ORDER BY plugin_id"),
+        "ledger": store.query("SELECT * FROM meter_ledger ORDER BY id, anchor_at"),
     }
     store.rollback()
     return result
@@ -131,7 +134,7 @@ def test_property_any_split_into_passes_equals_one_rebuild(db_url: str, cuts: li
 
     with open_store(db_url) as store:
         migrate(store)
-        for table in ("journal", "energySession", "plugin_session", "projection_checkpoint"):
+        for table in ("journal", *TABLES):
             store.execute(f"DELETE FROM {table}")
         store.commit()
         journal(store, MESSAGES)

@@ -370,7 +370,7 @@ def test_csv_lines_of_a_session_in_two_currencies() -> None:
         BandLine(1, "", Decimal("0.2000"), "EUR", 1000.0, Decimal("1.005")),
         BandLine(0, "", Decimal(0), "", 234.567, None),
     ]
-    statement = Statement(2026, 3, [StatementSession(session, costs)], bands, {})
+    statement = Statement(2026, 3, [StatementSession(session, costs)], bands, {}, [])
     lines = [
         dict(zip(CSV_COLUMNS, map(str, line), strict=True)) for line in csv_rows(statement, PARIS)
     ]

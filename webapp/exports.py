@@ -18,7 +18,7 @@ from projector.sessions import all_sessions, edge_session, list_sessions
 from webapp.buckets import add_months, local_month, month_range, today, year_range
 from webapp.db import get_db
 from webapp.params import Filters, int_arg, parse_filters
-from webapp.totals import daily_series, monthly_series, range_totals
+from webapp.totals import daily_series, monthly_books, monthly_series, range_totals
 
 bp = Blueprint("exports", __name__)
 MAX_DAYS = 400
@@ -93,10 +93,19 @@ def monthly() -> Response:
     floor = _first_day(filters)
     if floor and (floor.year, floor.month) > first:
         first = (floor.year, floor.month)
-    series = monthly_series(get_db(), filters.session_filter(zone), zone, first, last)
+    db = get_db()
+    series = monthly_series(db, filters.session_filter(zone), zone, first, last)
+    books = monthly_books(db, zone, [month for month, _ in series], filters.charger)
     return jsonify(
         zone=str(zone),
-        months=[{"month": f"{y:04d}-{m:02d}", **t.as_json()} for (y, m), t in series],
+        months=[
+            {
+                "month": f"{y:04d}-{m:02d}",
+                **t.as_json(),
+                "books": [b.as_json() for b in books[(y, m)]],
+            }
+            for (y, m), t in series
+        ],
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from journal.spool import Spool, SpoolStatus, default_spool_path
+from projector.books import Books
 from projector.status import (
     BrokerSessionLoss,
     ChargerStatus,
@@ -24,11 +25,14 @@ from projector.status import (
     projection_status,
     recorder_gaps,
 )
+from webapp.buckets import add_months, local_month
 from webapp.db import get_db
 from webapp.security import wants_json
+from webapp.totals import monthly_books
 
 bp = Blueprint("health", __name__)
 GAP_WINDOW = timedelta(days=30)
+BOOKS_MONTHS = 12
 Gap = tuple[datetime, datetime, int]
 
 
@@ -67,6 +71,7 @@ def as_json(
     now: datetime,
     lost: list[BrokerSessionLoss] | None = None,
     footprint: JournalFootprint | None = None,
+    books: list[tuple[tuple[int, int], Books]] | None = None,
 ) -> dict[str, Any]:
     """The health page as JSON: times ISO 8601 UTC with a Z, like the API."""
     return {
@@ -112,7 +117,19 @@ def as_json(
             }
             for x in lost or []
         ],
+        # Per charger and local month, newest first: the meter's rise against the sessions.
+        "books_months": BOOKS_MONTHS,
+        "books": [{"month": f"{y:04d}-{m:02d}", **b.as_json()} for (y, m), b in books or []],
     }
+
+
+def recent_books(now: datetime) -> list[tuple[tuple[int, int], Books]]:
+    """The books of the last BOOKS_MONTHS local months with any, newest first."""
+    zone = current_app.config["SITE_ZONE"]
+    last = local_month(now, zone)
+    months = [add_months(*last, -n) for n in range(BOOKS_MONTHS)]
+    found = monthly_books(get_db(), zone, months)
+    return [(month, b) for month in months for b in found[month]]
 
 
 def spool_status() -> SpoolStatus:
@@ -132,8 +149,9 @@ def show() -> Response:
     gaps = recorder_gaps(db, now - GAP_WINDOW)
     lost = broker_sessions_lost(db, now - GAP_WINDOW)
     spool = spool_status()
+    books = recent_books(now)
     if wants_json():
-        figures = as_json(chargers, status, gaps, now, lost, footprint)
+        figures = as_json(chargers, status, gaps, now, lost, footprint, books)
         response = jsonify({**figures, "spool": asdict(spool)})
     else:
         page = render_template(
@@ -146,6 +164,8 @@ def show() -> Response:
             gaps=gaps,
             lost=lost,
             spool=spool,
+            books=books,
+            books_months=BOOKS_MONTHS,
             gap_days=GAP_WINDOW.days,
             now=now,
         )

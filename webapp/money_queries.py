@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from journal.storage import Store
+from projector.books import Books, range_books
 from projector.money.costs import (
     Amounts,
     CostPartRow,
@@ -149,6 +150,7 @@ class Statement(NamedMonth):
     sessions: list[StatementSession]
     bands: list[BandLine]
     tariff_names: dict[int, str]
+    books: list[Books]  # the month's books per charger (projector.books)
 
     @property
     def wh(self) -> Decimal:
@@ -196,12 +198,14 @@ def statement_of(store: Store, year: int, month: int, zone: tzinfo) -> Statement
     parts = cost_parts_of_sessions(store, [s.id for s in sessions])
     costs = by_session(parts)
     names = tariff_names(store)
+    (books,) = range_books(store, [(start, end)])
     return Statement(
         year,
         month,
         [StatementSession(s, costs.get(s.id, {})) for s in sessions],
         band_lines(parts),
         names,
+        books,
     )
 
 

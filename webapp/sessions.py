@@ -11,6 +11,7 @@ from itertools import groupby
 
 from flask import Blueprint, current_app, render_template, request
 
+from projector.books import Books
 from projector.sessions import (
     SessionRow,
     charger_names,
@@ -22,7 +23,7 @@ from projector.status import charger_statuses
 from webapp.buckets import NamedMonth, add_months, local_month, month_range, year_range
 from webapp.db import get_db
 from webapp.params import int_arg, parse_filters
-from webapp.totals import Totals, range_totals
+from webapp.totals import Totals, monthly_books, range_totals
 
 bp = Blueprint("sessions", __name__)
 MAX_PAGE = 1_000_000
@@ -39,6 +40,12 @@ class MonthGroup(NamedMonth):
     month: int
     sessions: list[SessionRow]
     totals: Totals
+    books: list[Books]
+
+    @property
+    def open_books(self) -> list[Books]:
+        """The chargers whose meter rose by more or less than this month explains."""
+        return [b for b in self.books if not b.closes]
 
     @property
     def partial(self) -> bool:
@@ -67,8 +74,9 @@ def index() -> str:
     )
     overall, month_totals = totals[0], dict(zip(months, totals[1:], strict=False))
     year_totals = dict(zip(years, totals[1 + len(months) :], strict=True))
+    books = monthly_books(db, zone, months, filters.charger)
     groups = [
-        MonthGroup(y, m, list(rows), month_totals[(y, m)])
+        MonthGroup(y, m, list(rows), month_totals[(y, m)], books[(y, m)])
         for (y, m), rows in groupby(sessions, key=lambda s: local_month(s.plugged_at, zone))
     ]
     statuses = charger_statuses(db)

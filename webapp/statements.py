@@ -11,7 +11,13 @@ The CSV is one table with a header row and a `section` column:
   more line per extra currency, with its energy on the first line only;
 - `band`: energy and cost per tariff, band ('' = the base price) and price (`tariff_id`, `band`,
   `price`, `energy_kwh`, `cost`, `currency`); energy no tariff covered has tariff 0 and no cost;
-- `total`: the month's energy on the first line, and one line per currency with its cost.
+- `total`: the month's energy on the first line, and one line per currency with its cost;
+- `books`: per charger with a lifetime meter, the month's books against it (projector.books):
+  `energy_kwh` the sessions' energy, `meter_kwh` how far the meter rose, `gaps_kwh` energy
+  delivered while nothing was heard, `rollbacks_kwh` the meter going back (rollbacks and resets,
+  negative), `outside_kwh` counted outside any session, `remainder_kwh` what nothing explains.
+Session lines carry the meter at plug-in and at the session's last reading (`meter_start_kwh`,
+`meter_end_kwh`; empty where it was not read from the plug-in on).
 Energy is the stored value in kWh, unrounded (the session lines add up to the total exactly).
 Money is plain decimal text: `cost` rounded once to cents by the one rule (projector.money.costs),
 exactly the figures of the HTML page; `cost_exact` unrounded, so a column of it adds up to the
@@ -50,6 +56,13 @@ CSV_COLUMNS = (
     "cost",
     "cost_exact",
     "currency",
+    "meter_start_kwh",
+    "meter_end_kwh",
+    "meter_kwh",
+    "gaps_kwh",
+    "rollbacks_kwh",
+    "outside_kwh",
+    "remainder_kwh",
 )
 LOCAL = "%Y-%m-%d %H:%M:%S"
 
@@ -95,7 +108,8 @@ def show(name: str) -> Response | str:
 
 def csv_rows(statement: Statement, zone: tzinfo) -> list[list[Any]]:
     """The statement as the CSV's lines (see the module docstring for the layout)."""
-    key, lines = statement.key, []
+    key = statement.key
+    lines: list[list[Any]] = []
     for item in statement.sessions:
         s = item.session
         head = [
@@ -109,8 +123,14 @@ def csv_rows(statement: Statement, zone: tzinfo) -> list[list[Any]]:
             "",
             "",
         ]
+        meter = s.meter
+        readings = [exact_kwh(meter[0]), exact_kwh(meter[1])] if meter else ["", ""]
         for n, (currency, cost, exact) in enumerate(_money(item.costs)):
-            lines.append([*head, exact_kwh(s.wh) if n == 0 else "", cost, exact, currency])
+            first = n == 0
+            lines.append(
+                [*head, exact_kwh(s.wh) if first else "", cost, exact, currency]
+                + (readings if first else ["", ""])
+            )
     for band in statement.bands:
         ((currency, cost, exact),) = _money(band.amounts)
         lines.append(
@@ -134,7 +154,14 @@ def csv_rows(statement: Statement, zone: tzinfo) -> list[list[Any]]:
     for n, (currency, cost, exact) in enumerate(_money(statement.costs)):
         kwh = total_kwh if n == 0 else ""
         lines.append(["total", key, "", "", "", "", "", "", "", kwh, cost, exact, currency])
-    return lines
+    for b in statement.books:
+        figures = (b.meter_wh, b.gaps_wh, b.rollbacks_wh + b.resets_wh, b.outside_wh)
+        lines.append(
+            ["books", key, "", "", "", b.charger, "", "", "", exact_kwh(round(b.sessions_wh, 3))]
+            + ["", "", "", "", ""]
+            + [exact_kwh(round(v, 3)) for v in (*figures, b.remainder_wh)]
+        )
+    return [line + [""] * (len(CSV_COLUMNS) - len(line)) for line in lines]
 
 
 def _money(amounts: Amounts) -> list[tuple[str, str, str]]:

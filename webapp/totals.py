@@ -20,6 +20,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from journal.storage import Store
+from projector.books import Books, range_books
 from projector.money.costs import Amounts, add_amounts, as_decimal, cost_fields
 from projector.sessions import SessionFilter, filter_sql
 from webapp.buckets import Range, add_months, clip, day_range, month_range
@@ -117,6 +118,15 @@ def daily_series(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     totals = range_totals(store, filt, [day_range(d, zone) for d in days])
     return list(zip(days, totals, strict=True))
+
+
+def monthly_books(
+    store: Store, zone: tzinfo, months: Sequence[tuple[int, int]], charger: str | None = None
+) -> dict[tuple[int, int], list[Books]]:
+    """The books against each charger's meter per local month (projector.books), over the same
+    ranges as the month's totals."""
+    found = range_books(store, [month_range(y, m, zone) for y, m in months], charger)
+    return dict(zip(months, found, strict=True))
 
 
 def monthly_series(
