@@ -46,8 +46,14 @@ RESET_EPS_WH = 1.0
 # The keys of one dump arrive within milliseconds, `state` before `vehicle`: what the charger says
 # about the car is read together over this long before a plug-in is decided on.
 DUMP_US = 2 * US
+# A plug-in opened by a burst of stale values (a capture tool handed the broker's retained
+# messages) is denied by the charger's next dump, within 30 s: one denied this soon, with nothing
+# of the live stream confirming it in between, was never made.
+REPLAY_WINDOW_US = 45 * US
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
 TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
+TWO_DEVICES_STREAK = 3  # interleaves in a row, each within STREAK_US of the last: two devices
+STREAK_US = 600 * US
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 # `total_energy` is published in kWh with at least three decimals: a session agrees with the
 # meter when they differ by no more than this plus 1%.
@@ -96,6 +102,8 @@ class ChargerMachine:
         # with it, two devices publish under this one base.
         self.dropped_from: tuple[float, int] | None = None
         self.two_devices = 0  # how often that was seen
+        self.interleaved = 0  # such returns in a row, the last at `interleaved_at`
+        self.interleaved_at: int | None = None
         self.last_msg_at: int | None = None  # the newest receive time seen
         self.previous_at: int | None = None  # the receive time of the message before this one
         self.last_gap: tuple[int, int] | None = None
@@ -125,6 +133,9 @@ class ChargerMachine:
         self.meter_drop: float | None = None  # a lower reading, not yet believed
         self.plugin: Plugin | None = None
         self.cycle: Cycle | None = None
+        # The last plug-in and cycle before a tentative plug-in: what a denied one gives back.
+        self.prior: tuple[Plugin | None, Cycle | None] = (None, None)
+        self.replays = 0  # plug-ins that the charger's next dump denied (stale replays)
         # The ledger rows that may still grow, by the start of their stretch.
         self.ledger: dict[int, LedgerRow] = {}
         self.seq = 0  # the message being read (ledger rows take it as their id)
@@ -141,6 +152,8 @@ class ChargerMachine:
             return
         self.seq = seq
         self._touch(t)
+        if self.plugin is not None and self.plugin.tentative:
+            self._weigh_tentative(t, key, value)
         if self.pending_sleep is not None and key != "vehicle":
             self._settle_sleep(t, key)
         if key == "state":
@@ -276,12 +289,36 @@ class ChargerMachine:
         if dump_over:
             self._ensure_plugin(asleep_seq, asleep_at)
 
+    def _weigh_tentative(self, t: int, key: str, value: float) -> None:
+        """A message after a plug-in opened: past its own burst, the charger's live stream
+        confirms it (a car connected, or simply time going by without a denial) or denies it
+        (unplugged again within one dump interval): then it was a replay, and never was."""
+        plugin = self.plugin
+        assert plugin is not None
+        since = t - plugin.plugged_at
+        if since <= DUMP_US:
+            return
+        denied = (key == "state" and int(value) == 1) or (key == "vehicle" and int(value) == 0)
+        connected = (key == "state" and int(value) in (2, 3)) or (key == "vehicle" and value == 1)
+        if denied and since <= REPLAY_WINDOW_US:
+            self.replays += 1
+            self.plugin, self.cycle = self.prior
+            self.prior = (None, None)
+            return
+        if connected or since > REPLAY_WINDOW_US or denied:
+            plugin.tentative = False
+            self.prior = (None, None)
+            self._mark_cycle()
+            self._mark_plugin()
+
     def _ensure_plugin(self, seq: int, t: int) -> Plugin:
-        """The open plug-in session, begun now when there is none."""
+        """The open plug-in session, begun now when there is none (tentative: see
+        _weigh_tentative)."""
         plugin = self._open_plugin()
         if plugin is None:
+            self.prior = (self.plugin, self.cycle)
             plugin = self.plugin = Plugin(
-                id=seq, charger=self.name, plugged_at=t, last_connected_at=t
+                id=seq, charger=self.name, plugged_at=t, last_connected_at=t, tentative=True
             )
             if self.meter is not None and not self._silence_since(self.meter_at):
                 plugin.meter_start = self.meter  # else its first reading in the session
@@ -631,9 +668,14 @@ class ChargerMachine:
         elif self.dropped_from is not None and self.uptime is not None and uptime > self.uptime + 5:
             before, before_at = self.dropped_from
             if abs(uptime - (before + (t - before_at) / US)) <= TWO_DEVICES_SLACK_S:
-                # The series from before the drop goes on: no reboot, a second device.
-                self.two_devices += 1
-                self._flag_open("two_devices")
+                # The series from before the drop goes on: no reboot. Again and again, a second
+                # device; once in a while, a stale value replayed (a capture tool reconnecting).
+                last = self.interleaved_at
+                streak = self.interleaved + 1 if last is not None and t - last <= STREAK_US else 1
+                self.interleaved, self.interleaved_at = streak, t
+                if streak >= TWO_DEVICES_STREAK:
+                    self.two_devices += 1
+                    self._flag_open("two_devices")
             self.dropped_from = None
         self.uptime, self.uptime_at = uptime, t
 
@@ -668,13 +710,17 @@ class ChargerMachine:
             self._mark_cycle()
 
     def _mark_cycle(self) -> None:
-        if self.cycle is not None:
+        if self.cycle is not None and not self._tentative(self.cycle.plugin_id):
             self.changes.cycles[self.cycle.id] = self.cycle
             self._mark_plugin()
 
     def _mark_plugin(self) -> None:
-        if self.plugin is not None:
+        if self.plugin is not None and not self.plugin.tentative:
             self.changes.plugins[self.plugin.id] = self.plugin
+
+    def _tentative(self, plugin_id: int) -> bool:
+        plugin = self.plugin
+        return plugin is not None and plugin.id == plugin_id and plugin.tentative
 
     # ---- checkpoint ---------------------------------------------------------------------------
 
@@ -687,6 +733,8 @@ class ChargerMachine:
         "uptime_at",
         "dropped_from",
         "two_devices",
+        "interleaved",
+        "interleaved_at",
         "last_msg_at",
         "previous_at",
         "last_gap",
@@ -706,6 +754,7 @@ class ChargerMachine:
         "meter_counted",
         "meter_plugin",
         "meter_drop",
+        "replays",
     )
 
     _TUPLES = frozenset({"last_gap", "dropped_from", "pending_sleep", "pending_drop"})
@@ -714,6 +763,7 @@ class ChargerMachine:
         data: dict[str, Any] = {name: getattr(self, name) for name in self._SCALARS}
         data["plugin"] = to_state(self.plugin)
         data["cycle"] = to_state(self.cycle)
+        data["prior"] = [to_state(self.prior[0]), to_state(self.prior[1])]
         data["ledger"] = [to_state(row) for _, row in sorted(self.ledger.items())]
         return data
 
@@ -730,6 +780,8 @@ class ChargerMachine:
             )
         machine.plugin = plugin_from_state(data["plugin"])
         machine.cycle = cycle_from_state(data["cycle"])
+        prior = data.get("prior") or [None, None]
+        machine.prior = (plugin_from_state(prior[0]), cycle_from_state(prior[1]))
         rows = (ledger_from_state(row) for row in data.get("ledger", ()))
         machine.ledger = {row.anchor_at: row for row in rows}
         return machine

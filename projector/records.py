@@ -95,6 +95,9 @@ class Plugin:
     meter_start: float | None = None
     meter_end: float | None = None
     meter_rollback_wh: float = 0.0
+    # Not written until the charger's own next dump agrees that a car is there (a replay of
+    # stale values opens a plug-in that the next dump denies).
+    tentative: bool = False
 
     @property
     def closed(self) -> bool:

@@ -27,6 +27,7 @@ class ChargerStatus:
     charging: bool
     bad_values: int
     two_devices: int = 0  # times two interleaved uptime series were seen under this base
+    replays: int = 0  # plug-ins opened by stale values that the charger's next dump denied
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,13 @@ def charger_statuses(store: Store) -> list[ChargerStatus]:
                 last_message_at=_utc(state.get("last_msg_at")),
                 firmware=firmware_label(state.get("counter_kind"), state.get("wh_scale")),
                 state=state.get("state"),
-                plugged=bool(plugin and plugin.get("unplugged_at") is None),
+                plugged=bool(
+                    plugin and plugin.get("unplugged_at") is None and not plugin.get("tentative")
+                ),
                 charging=bool(cycle and cycle.get("ended_at") is None),
                 bad_values=int(state.get("bad_values", 0)),
                 two_devices=int(state.get("two_devices", 0)),
+                replays=int(state.get("replays", 0)),
             )
         )
     return statuses

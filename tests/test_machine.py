@@ -467,3 +467,61 @@ def test_a_reboot_is_not_a_second_device() -> None:
     assert fleet.machines[s.charger].two_devices == 0
     (plugin,) = fleet.drain().plugins.values()
     assert "reboot" in plugin.flags and "two_devices" not in plugin.flags
+
+
+def _stale_burst(s: Script, energy: float) -> None:
+    """What a capture tool that reconnects is handed first: the broker's retained values from an
+    old charge, with no retained flag once they are in an import file."""
+    s.send("state", "3")
+    if s.modern:
+        s.send("vehicle", "1")
+        s.send("session_energy", f"{energy:.1f}")
+        s.send("total_energy", f"{(s.lifetime - energy - 5000) / 1000:.4f}")
+        s.send("uptime", f"{s.uptime / 3:.0f}")
+    else:
+        s.send("wh", f"{energy * 3600:.0f}")
+
+
+@pytest.mark.parametrize("firmware", ["5.x", "4.1", "2.x"])
+@pytest.mark.parametrize("where", ["journal_start", "between_dumps"])
+def test_a_stale_burst_without_its_retained_flag_makes_no_session(
+    firmware: str, where: str
+) -> None:
+    """A burst of old values (`state 3`, `vehicle 1`, an old session's 21 kWh) that the next
+    dump of the live charger denies within 30 s was never a plug-in: no session, no energy, and
+    no second device for the replayed uptime."""
+    s = Script(firmware=firmware)
+    if where == "between_dumps":
+        s.idle(1, 1).plug().state(3).charge(10).state(2).unplug().idle(5, 1)
+    s.wait(12)
+    _stale_burst(s, 21_000.0)
+    s.wait(18).dump(1)  # the live charger's next dump
+    s.idle(10, 1)
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(s.messages):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    plugins = list(fleet.drain().plugins.values())
+    assert len(plugins) == (1 if where == "between_dumps" else 0)
+    assert sum(p.energy_wh for p in plugins) == pytest.approx(1200.0 if plugins else 0.0, abs=1)
+    machine = fleet.machines[s.charger]
+    assert machine.replays == 1 and machine.two_devices == 0
+    assert all("two_devices" not in p.flags for p in plugins)
+
+
+@pytest.mark.parametrize("firmware", ["5.x", "2.x"])
+def test_a_short_plug_in_that_the_next_dump_confirms_is_kept(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().idle(0.5, 2).unplug().idle(2, 1)
+    (plugin,) = run(s.messages).plugins.values()
+    assert plugin.unplugged_at is not None and not plugin.tentative
+
+
+def test_a_denied_plug_in_survives_a_checkpoint_in_its_middle() -> None:
+    s = Script(firmware="5.x")
+    s.idle(1, 1).plug().state(3).charge(10).state(2).unplug().idle(5, 1).wait(12)
+    _stale_burst(s, 21_000.0)
+    s.wait(18).dump(1)
+    s.idle(3, 1)
+    burst = next(i for i, m in enumerate(s.messages) if m[2] == b"21000.0")
+    whole, split = run(s.messages), run(s.messages, split=burst + 1)
+    assert summary(split) == summary(whole) == [(s.charger, 1200.0, [(1200.0, "stopped")])]

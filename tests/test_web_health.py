@@ -281,3 +281,22 @@ def test_two_devices_under_one_base_are_shown(store: Store, db_url: str) -> None
     assert "two devices publish under this base" in row[: row.index("</tr>")]
     other = page[page.index(f'<td class="charger">{MODERN}') :]
     assert "two devices" not in other[: other.index("</tr>")]
+
+
+def test_stale_replays_are_counted_per_charger(store: Store, db_url: str) -> None:
+    """An imported capture that begins with the broker's retained values of an old charge: no
+    session, and the health page counts the replay."""
+    from tests.charge_script import Script
+
+    s = Script(firmware="5.x", charger=MODERN, t=time.time() - 3600)
+    s.send("state", "3").send("vehicle", "1").send("session_energy", "21000.0")
+    s.wait(20).dump(1)
+    s.idle(10, 1)
+    rows = [(micros_text(round(t * 1e6)), topic, p, 0, 0) for t, topic, p, _ in s.messages]
+    entries.append(store, rows)
+    store.commit()
+    project_pass(store)
+    client = create_app(web_config(db_url), {"TESTING": True}).test_client()
+    (charger,) = health(client)["chargers"]
+    assert charger["replays"] == 1 and not charger["plugged"]
+    assert client.get("/api/sessions").json == []

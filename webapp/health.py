@@ -86,6 +86,7 @@ def as_json(
                 "charging": c.charging,
                 "bad_values": c.bad_values,
                 "two_devices": c.two_devices,
+                "replays": c.replays,
             }
             for c in chargers
         ],
