@@ -120,7 +120,7 @@ def test_a_late_commit_of_lower_positions_is_still_projected(store: Store, db_ur
     moved past the open transaction's seq on MariaDB and the session kept 0 Wh and no cycle
     until a rebuild. Now the second writer waits for the first (on both databases)."""
     script = Script(firmware="5.x", charger="openevse-late")
-    script.idle(1, 1).plug()
+    script.idle(1, 1).plug().idle(1, 2)  # the dumps after the plug-in confirm it
     entries.append(store, rows_of(script.messages))
     store.commit()
     project_pass(store)
