@@ -201,6 +201,23 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ChargersConfig:
+    """[chargers]: a display name per charger and the base topics it published under, so a
+    charger renamed by its owner or upgraded (2.x `openevse` -> 5.x `openevse-ab12`) stays one
+    charger: `garage = openevse, openevse-ab12`. Bases not listed are their own name."""
+
+    names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def display_names(self) -> dict[str, str]:
+        """Base topic -> display name."""
+        return {base: name for name, bases in self.names for base in bases}
+
+    def bases_of(self, name: str) -> tuple[str, ...]:
+        """The base topics a display name published under (a base not listed: itself)."""
+        return dict(self.names).get(name, (name,))
+
+
+@dataclass(frozen=True)
 class Config:
     mqtt: MqttConfig = MqttConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -210,6 +227,7 @@ class Config:
     site: SiteConfig = SiteConfig()
     tariff: TariffConfig = TariffConfig()
     web: WebConfig = WebConfig()
+    chargers: ChargersConfig = ChargersConfig()
     source: str = "built-in defaults"
 
 
@@ -274,8 +292,44 @@ def _apply(
     values.setdefault(section, {})[key] = value
 
 
-def _read_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
+def _parse_bases(text: str) -> tuple[str, ...]:
+    bases = tuple(b.strip() for b in text.split(",") if b.strip())
+    if not bases:
+        raise ValueError("needs at least one base topic (comma-separated)")
+    for base in bases:
+        if any(c in base for c in "+#") or base.endswith("/") or base.startswith("/"):
+            raise ValueError(
+                f"{base!r} is not a charger's base topic (no wildcards, no / at an end)"
+            )
+    return bases
+
+
+def _read_chargers(parser: configparser.ConfigParser, where: str) -> ChargersConfig:
+    """[chargers] keys are display names, kept as written (other keys are case-insensitive);
+    each base topic belongs to one name only."""
+    if not parser.has_section("chargers"):
+        return ChargersConfig()
+    names: list[tuple[str, tuple[str, ...]]] = []
+    owner: dict[str, str] = {}
+    for name, text in parser.items("chargers"):
+        try:
+            bases = _parse_bases(text)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: [chargers] {name}: {exc}") from None
+        for base in bases:
+            if base in owner and owner[base] != name:
+                raise ConfigError(
+                    f"{where}: [chargers] {name}: base topic {base!r} is already "
+                    f"[chargers] {owner[base]}'s"
+                )
+            owner[base] = name
+        names.append((name, bases))
+    return ChargersConfig(tuple(names))
+
+
+def _read_file(path: Path, values: dict[str, dict[str, Any]]) -> ChargersConfig:
     parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # display names keep case
     try:
         with path.open(encoding="utf-8") as handle:
             parser.read_file(handle)
@@ -291,8 +345,11 @@ def _read_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
             "leave out --config to run on the built-in defaults"
         )
     for section in parser.sections():
+        if section == "chargers":
+            continue
         for key, text in parser.items(section):
-            _apply(values, section, key, text, str(path))
+            _apply(values, section, key.lower(), text, str(path))
+    return _read_chargers(parser, str(path))
 
 
 def _read_credentials(directory: str, values: dict[str, dict[str, Any]]) -> None:
@@ -338,6 +395,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     """Build the configuration; `path` None means ./config.ini when it exists, else defaults."""
     env = os.environ if env is None else env
     values: dict[str, dict[str, Any]] = {}
+    chargers = ChargersConfig()
     source = "built-in defaults"
     if path is not None:
         file_path = Path(path)
@@ -345,10 +403,10 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
             raise ConfigError(f"{path}: is a directory, not a configuration file")
         if not file_path.exists():
             raise ConfigError(f"{path}: configuration file not found")
-        _read_file(file_path, values)
+        chargers = _read_file(file_path, values)
         source = str(file_path)
     elif Path(DEFAULT_CONFIG_FILE).is_file():
-        _read_file(Path(DEFAULT_CONFIG_FILE), values)
+        chargers = _read_file(Path(DEFAULT_CONFIG_FILE), values)
         source = DEFAULT_CONFIG_FILE
     credentials = env.get("CREDENTIALS_DIRECTORY")
     if credentials:
@@ -356,4 +414,4 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     _read_environment(env, values)
     defaults = Config()
     sections = {name: type(getattr(defaults, name))(**values.get(name, {})) for name in _PARSERS}
-    return Config(**sections, source=source)
+    return Config(**sections, chargers=chargers, source=source)

@@ -10,7 +10,7 @@ what happened and prints nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -61,6 +61,7 @@ def project_or_rebuild(
     zone: tzinfo | None = None,
     config_tariff: Tariff | None = None,
     on_rebuild: Callable[[str], None] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> CatchUp:
     """Project what the journal gained; on a projection-version or pricing mismatch, replay the
     whole journal into fresh tables instead (the only way the stored rows can agree with this
@@ -68,11 +69,15 @@ def project_or_rebuild(
     holds the projector lock."""
     try:
         return CatchUp(
-            project_pass(store, progress=progress, zone=zone, config_tariff=config_tariff)
+            project_pass(
+                store, progress=progress, zone=zone, config_tariff=config_tariff, names=names
+            )
         )
     except VersionMismatch as exc:
         reason = str(exc)
     if on_rebuild is not None:
         on_rebuild(reason)
-    result, diff = rebuild(store, progress=progress, zone=zone, config_tariff=config_tariff)
+    result, diff = rebuild(
+        store, progress=progress, zone=zone, config_tariff=config_tariff, names=names
+    )
     return CatchUp(result, diff, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
@@ -23,8 +24,12 @@ MAX_ROUTES = 10_000  # distinct topics remembered; beyond it the cache starts ov
 class Fleet:
     """A deterministic fold over the journal: the same entries always give the same records."""
 
-    def __init__(self, pricer: Pricer | None = None) -> None:
+    def __init__(
+        self, pricer: Pricer | None = None, names: Mapping[str, str] | None = None
+    ) -> None:
         self.pricer = pricer
+        # Base topic -> display name ([chargers]): a charger renamed or upgraded stays one.
+        self.names = dict(names or {})
         self.changes = Changes()
         self.machines: dict[str, ChargerMachine] = {}
         # topic -> (machine, key), or None for a topic the projection does not read. Topics
@@ -44,7 +49,7 @@ class Fleet:
         route = None
         parts = None if topic.startswith(ANNOUNCE_PREFIX) else split_topic(topic)
         if parts is not None and parts[1] in NUMERIC_KEYS:
-            route = (self.machine(parts[0]), parts[1])
+            route = (self.machine(self.names.get(parts[0], parts[0])), parts[1])
         self._routes[topic] = route
         return route
 
@@ -92,6 +97,7 @@ class Fleet:
             "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
             "last_any_at": self.last_any_at,
             "pricing": self.pricer.fingerprint if self.pricer is not None else None,
+            "names": dict(sorted(self.names.items())),
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
@@ -100,9 +106,16 @@ class Fleet:
         """The tariffs' fingerprint a checkpointed state was priced with."""
         return json.loads(text).get("pricing") if text else None
 
+    @staticmethod
+    def names_of(text: str | None) -> dict[str, str]:
+        """The [chargers] display names a checkpointed state was projected with."""
+        return dict(json.loads(text).get("names") or {}) if text else {}
+
     @classmethod
-    def from_json(cls, text: str | None, pricer: Pricer | None = None) -> Fleet:
-        fleet = cls(pricer)
+    def from_json(
+        cls, text: str | None, pricer: Pricer | None = None, names: Mapping[str, str] | None = None
+    ) -> Fleet:
+        fleet = cls(pricer, names)
         if not text:
             return fleet
         data = json.loads(text)

@@ -3,6 +3,7 @@ changed against the live ones, and swap them in atomically (or drop them with --
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -74,6 +75,7 @@ def rebuild(
     progress: Progress | None = None,
     zone: tzinfo | None = None,
     config_tariff: Tariff | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[PassResult, Difference]:
     """The caller holds the projector lock, so no incremental pass runs meanwhile."""
     for table in TABLES:
@@ -81,7 +83,7 @@ def rebuild(
     store.commit()
     try:
         result = project_pass(
-            store, NEXT, progress=progress, zone=zone, config_tariff=config_tariff
+            store, NEXT, progress=progress, zone=zone, config_tariff=config_tariff, names=names
         )
         # No journal holds the original logger's sessions: they are written from their table.
         rebuild_legacy(store, NEXT, zone=zone, config_tariff=config_tariff)

@@ -8,7 +8,7 @@ previous state or the next one, and a replay of a position already recorded chan
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -55,9 +55,11 @@ def project_pass(
     max_entries: int | None = None,
     zone: tzinfo | None = None,
     config_tariff: Tariff | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> PassResult:
     """Replay what the journal holds beyond the checkpoint (at most `max_entries`), pricing
-    energy with the tariffs in the database in the site's zone (default: the machine's)."""
+    energy with the tariffs in the database in the site's zone (default: the machine's), each
+    base topic under its [chargers] display name (`names`, base -> name)."""
     checkpoint = read_checkpoint(store, tables)
     if checkpoint is not None and checkpoint.projector_version != PROJECTOR_VERSION:
         store.rollback()
@@ -69,7 +71,10 @@ def project_pass(
     state = checkpoint.machine_state if checkpoint else None
     if checkpoint is not None and Fleet.pricing_of(state) != pricer.fingerprint:
         raise VersionMismatch("the tariffs or the time zone changed since the sessions were priced")
-    fleet = Fleet.from_json(state, pricer)
+    names = dict(names or {})
+    if checkpoint is not None and Fleet.names_of(state) != names:
+        raise VersionMismatch("the [chargers] names changed since the sessions were projected")
+    fleet = Fleet.from_json(state, pricer, names)
     expected = checkpoint.position if checkpoint else None
     result = PassResult(position=expected or 0)
     # Read up to what the journal holds now; `max_entries` caps the positions covered. Nothing

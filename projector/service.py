@@ -130,6 +130,7 @@ class ProjectorService:
             store,
             zone=self.zone,
             config_tariff=self.config_tariff,
+            names=self.cfg.chargers.display_names(),
             on_rebuild=lambda reason: log.warning(
                 "%s: rebuilding the projection from the journal", reason
             ),

@@ -44,19 +44,23 @@ class ProjectionStatus:
         return max(0, self.journal_position - self.projected_position)
 
 
-def firmware_label(counter_kind: str | None, wh_scale: float | None) -> str:
+def firmware_label(
+    counter_kind: str | None, wh_scale: float | None, has_vehicle: bool = False
+) -> str:
+    """The firmware generation its counters (and `vehicle`, which 4.x and newer publish and 2.x
+    and ESP32 3.x do not) tell apart, worded as no more than they show."""
     if counter_kind == "session_energy":
         return "4.1.1 or newer (session_energy)"
     if counter_kind == "total_energy":
         return "4.x (total_energy only)"
     if counter_kind == "wh":
         if wh_scale is None:
-            return "2.x (wh, unit not decided yet)"
-        return (
-            "2.x up to 2.7.5 (wh in watt-seconds)"
-            if wh_scale < 1
-            else "2.7.6 or newer (wh lifetime)"
-        )
+            return "2.x to 4.1.0 (wh, unit not decided yet)"
+        if wh_scale < 1:
+            return "2.x up to 2.7.5 (wh in watt-seconds)"
+        if has_vehicle:
+            return "4.0 to 4.1.0 (wh lifetime, no session counter)"
+        return "2.7.6 to 3.x (wh lifetime, no vehicle)"
     return "unknown (no energy counter seen)"
 
 
@@ -82,7 +86,9 @@ def charger_statuses(store: Store) -> list[ChargerStatus]:
             ChargerStatus(
                 name=name,
                 last_message_at=_utc(state.get("last_msg_at")),
-                firmware=firmware_label(state.get("counter_kind"), state.get("wh_scale")),
+                firmware=firmware_label(
+                    state.get("counter_kind"), state.get("wh_scale"), bool(state.get("has_vehicle"))
+                ),
                 state=state.get("state"),
                 plugged=bool(
                     plugin and plugin.get("unplugged_at") is None and not plugin.get("tentative")

@@ -328,7 +328,7 @@ def test_sealed_buckets_equal_the_databases(store: Store, shuffled: bool) -> Non
     with store.snapshot():
         got = sealed.sealed_buckets(
             store,
-            "c",
+            ["c"],
             topics[:2],
             low=low,
             high=high,

@@ -300,3 +300,22 @@ def test_stale_replays_are_counted_per_charger(store: Store, db_url: str) -> Non
     (charger,) = health(client)["chargers"]
     assert charger["replays"] == 1 and not charger["plugged"]
     assert client.get("/api/sessions").json == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "scale", "vehicle", "label"),
+    [
+        ("session_energy", None, True, "4.1.1 or newer (session_energy)"),
+        ("wh", 1 / 3600, False, "2.x up to 2.7.5 (wh in watt-seconds)"),
+        ("wh", 1.0, False, "2.7.6 to 3.x (wh lifetime, no vehicle)"),
+        ("wh", 1.0, True, "4.0 to 4.1.0 (wh lifetime, no session counter)"),
+        (None, None, False, "unknown (no energy counter seen)"),
+    ],
+)
+def test_the_firmware_column_names_the_generation_truthfully(
+    kind: str | None, scale: float | None, vehicle: bool, label: str
+) -> None:
+    """A lifetime `wh` with `vehicle` is 4.0 to 4.1.0, not "2.x"; without it 2.7.6 to 3.x."""
+    from projector.status import firmware_label
+
+    assert firmware_label(kind, scale, vehicle) == label

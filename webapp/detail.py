@@ -80,7 +80,8 @@ def show(session_id: int) -> tuple[str, int]:
     series: dict[str, Any] | None = None
     damaged = None
     try:
-        series = session_series(db, session, now)
+        bases = current_app.config["CHARGELOG"].chargers.bases_of(session.charger)
+        series = session_series(db, session, now, bases)
     except SegmentDamaged as exc:
         damaged = str(exc)
         log.error("session %d: %s", session_id, damaged)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from journal.spool import Spool, SpoolStatus, default_spool_path
+from projector.announces import Device, announced, suggestions
 from projector.books import Books
 from projector.status import (
     BrokerSessionLoss,
@@ -72,6 +73,8 @@ def as_json(
     lost: list[BrokerSessionLoss] | None = None,
     footprint: JournalFootprint | None = None,
     books: list[tuple[tuple[int, int], Books]] | None = None,
+    devices: list[Device] | None = None,
+    suggested: list[str] | None = None,
 ) -> dict[str, Any]:
     """The health page as JSON: times ISO 8601 UTC with a Z, like the API."""
     return {
@@ -121,6 +124,10 @@ def as_json(
         # Per charger and local month, newest first: the meter's rise against the sessions.
         "books_months": BOOKS_MONTHS,
         "books": [{"month": f"{y:04d}-{m:02d}", **b.as_json()} for (y, m), b in books or []],
+        # Devices that announced themselves (openevse/announce/<id>), with every base topic they
+        # used, and the [chargers] lines that would keep a renamed one one charger.
+        "announced": [{"id": d.id, "name": d.name, "bases": list(d.bases)} for d in devices or []],
+        "chargers_suggested": suggested or [],
     }
 
 
@@ -151,8 +158,10 @@ def show() -> Response:
     lost = broker_sessions_lost(db, now - GAP_WINDOW)
     spool = spool_status()
     books = recent_books(now)
+    devices = announced(db)
+    suggested = suggestions(devices, current_app.config["CHARGELOG"].chargers.display_names())
     if wants_json():
-        figures = as_json(chargers, status, gaps, now, lost, footprint, books)
+        figures = as_json(chargers, status, gaps, now, lost, footprint, books, devices, suggested)
         response = jsonify({**figures, "spool": asdict(spool)})
     else:
         page = render_template(
@@ -167,6 +176,8 @@ def show() -> Response:
             spool=spool,
             books=books,
             books_months=BOOKS_MONTHS,
+            devices=devices,
+            suggested=suggested,
             gap_days=GAP_WINDOW.days,
             now=now,
         )

@@ -143,7 +143,7 @@ def merge(buckets: dict[int, Sums], more: dict[int, Sums]) -> None:
 
 def sealed_buckets(
     store: Store,
-    charger: str,
+    bases: Collection[str],
     topics: Collection[str],
     *,
     low: int,
@@ -154,11 +154,12 @@ def sealed_buckets(
     ceiling: float,
 ) -> Buckets:
     """The buckets of the sealed messages of these topics (all of them, no sampling) with a seq
-    in [low, high] received in [start, end]. Call inside Store.snapshot: a seal committing
-    meanwhile then cannot move messages between this read and the live one."""
+    in [low, high] received in [start, end], from the segments of these charger base topics.
+    Call inside Store.snapshot: a seal committing meanwhile then cannot move messages between
+    this read and the live one."""
     wanted = frozenset(topics)
     out: Buckets = {}
-    for info in segments.received_between(store, start_us, end_us, groups=[charger]):
+    for info in segments.received_between(store, start_us, end_us, groups=list(bases)):
         if info.last_seq < low or info.first_seq > high:
             continue
         for topic, column in CACHE.columns(store, info, wanted).items():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,21 +69,26 @@ def _wh_scale(store: Store, charger: str) -> float:
     return float(machine.get("wh_scale") or 1.0)
 
 
-def session_series(store: Store, session: SessionRow, now: datetime) -> dict[str, Any]:
+def session_series(
+    store: Store, session: SessionRow, now: datetime, bases: Sequence[str] | None = None
+) -> dict[str, Any]:
     """{"t": [unix s], "power_kw": [...], "energy_kwh": [...], "sampled": bool}; None where
-    nothing was heard. Raises segments.SegmentDamaged when a segment it needs is damaged."""
+    nothing was heard. `bases` are the base topics the session's charger published under (its
+    [chargers] entry; default: its name). Raises segments.SegmentDamaged when a segment it needs
+    is damaged."""
+    bases = list(bases or (session.charger,))
     start = session.plugged_at
     end = session.unplugged_at or now
     start_us, end_us = to_micros(stored_text(start)), to_micros(stored_text(end))
     width = max(US, (end_us - start_us) // MAX_POINTS + 1)
     following = next_plugin_id(store, session)  # the projection's tables: before the snapshot
     scale = _wh_scale(store, session.charger)
-    topics = [f"{session.charger}/{k}" for k in KEYS]
+    topics = [f"{base}/{k}" for base in bases for k in KEYS]
     with store.snapshot():
         top = following - 1 if following is not None else last_seq(store)
         buckets = sealed_buckets(
             store,
-            session.charger,
+            bases,
             topics,
             low=session.id,
             high=top,

@@ -102,6 +102,7 @@ def _replay(store: Store, args: argparse.Namespace, cfg: Config) -> str:
     from projector.tables import read_checkpoint
 
     zone, tariff = site_zone(cfg.site.timezone), config_tariff(cfg.tariff)
+    names = cfg.chargers.display_names()
     whole = args.rebuild or args.dry_run
     checkpoint = read_checkpoint(store, LIVE)
     start = 0 if whole or checkpoint is None else checkpoint.position
@@ -109,7 +110,12 @@ def _replay(store: Store, args: argparse.Namespace, cfg: Config) -> str:
     with _progress_bar(max(0, last_seq(store) - start), "replaying") as bar:
         if whole:
             result, diff = rebuild(
-                store, dry_run=args.dry_run, progress=bar.update, zone=zone, config_tariff=tariff
+                store,
+                dry_run=args.dry_run,
+                progress=bar.update,
+                zone=zone,
+                config_tariff=tariff,
+                names=names,
             )
             verb = "would change" if args.dry_run else "changed"
             return f"replayed {result.entries} journal entries; {verb}: {diff.summary()}"
@@ -119,6 +125,7 @@ def _replay(store: Store, args: argparse.Namespace, cfg: Config) -> str:
             progress=bar.update,
             zone=zone,
             config_tariff=tariff,
+            names=names,
             on_rebuild=lambda reason: print(
                 f"{reason}: rebuilding from the journal", file=sys.stderr
             ),
