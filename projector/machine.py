@@ -50,6 +50,11 @@ DUMP_US = 2 * US
 # messages) is denied by the charger's next dump, within 30 s: one denied this soon, with nothing
 # of the live stream confirming it in between, was never made.
 REPLAY_WINDOW_US = 45 * US
+LATE_REPORT_US = 65 * US
+REPORT_US = 35 * US  # 2.x reports every 30 s
+# A rise this much faster than the cycle's own peak waits for the next reading to confirm it.
+SURGE_FACTOR = 1.5
+SURGE_MARGIN_W = 1000.0  # a cycle's last increase comes within two dumps of its end
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
 TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
 TWO_DEVICES_STREAK = 3  # interleaves in a row, each within STREAK_US of the last: two devices
@@ -118,6 +123,8 @@ class ChargerMachine:
         # plug-in id). The next reading decides: the counter going on from before the drop makes
         # it a stray value; one that starts low makes it a reset.
         self.pending_drop: tuple[float, int, int] | None = None
+        # A rise far faster than the cycle's own charging, not yet believed: (value, time).
+        self.pending_rise: tuple[float, int] | None = None
         # A `state 254` (sleeping) while nothing said whether a car is connected: (seq, time).
         # A `vehicle` of the same dump decides; a charger that sends none in it (2.x, 3.x) is
         # taken as connected, as before.
@@ -291,21 +298,23 @@ class ChargerMachine:
 
     def _weigh_tentative(self, t: int, key: str, value: float) -> None:
         """A message after a plug-in opened: past its own burst, the charger's live stream
-        confirms it (a car connected, or simply time going by without a denial) or denies it
-        (unplugged again within one dump interval): then it was a replay, and never was."""
+        denies it (unplugged again within one dump interval and a margin: then it was a replay,
+        and never was) or lets the window go by, which confirms it. Only time confirms: a
+        second replay's `state 3` must not vouch for the first (a flapping capture tool
+        reconnects again and again)."""
         plugin = self.plugin
         assert plugin is not None
         since = t - plugin.plugged_at
-        if since <= DUMP_US:
+        ended = plugin.unplugged_at
+        brief = ended is not None and ended - plugin.plugged_at <= REPLAY_WINDOW_US
+        if since <= DUMP_US and not brief:
             return
         denied = (key == "state" and int(value) == 1) or (key == "vehicle" and int(value) == 0)
-        connected = (key == "state" and int(value) in (2, 3)) or (key == "vehicle" and value == 1)
-        if denied and since <= REPLAY_WINDOW_US:
+        if brief or (denied and since <= REPLAY_WINDOW_US):
             self.replays += 1
             self.plugin, self.cycle = self.prior
             self.prior = (None, None)
-            return
-        if connected or since > REPLAY_WINDOW_US or denied:
+        elif since > REPLAY_WINDOW_US:
             plugin.tentative = False
             self.prior = (None, None)
             self._mark_cycle()
@@ -387,50 +396,103 @@ class ChargerMachine:
             return
         if self.pending_drop is not None and self._settle_drop(value, previous, t, seq):
             return
+        if self.pending_rise is not None:
+            risen, risen_at = self.pending_rise
+            self.pending_rise = None
+            if value >= risen:  # the counter went on from it: the rise was real
+                self._add_energy(risen - previous, risen, risen_at)
+                self._set_counter(risen, risen_at)
+            else:
+                self._count_bad()  # it came back: one stray (replayed) value
         previous = self.counter
         assert previous is not None
         delta = value - previous
         if delta > 0:
             # Power over the time since the counter last moved (a lifetime counter moves once
             # per session; repeated equal readings in dumps say nothing about accrual).
-            seconds = max((t - self.counter_changed_at) / US, 5.0)
-            if delta * 3600.0 / seconds > MAX_POWER_W:
+            watts = delta * 3600.0 / self._accrual_seconds(t)
+            if watts > MAX_POWER_W:
                 self._count_bad()
+                return
+            cycle = self._open_cycle()
+            if (
+                cycle is not None
+                and cycle.peak_power_w
+                and watts > SURGE_FACTOR * cycle.peak_power_w + SURGE_MARGIN_W
+                and not self._silence_since(self.counter_changed_at)
+            ):
+                # Far faster than this cycle has charged: believed once the next reading goes
+                # on from it (a stale replayed counter jumps up and comes back).
+                self.pending_rise = (value, t)
                 return
             self._add_energy(delta, value, t)
         elif delta < 0:
             if self._at_plugin_boundary():
-                if value > 0 and self._plugin_open():
-                    self._add_energy(value, value, t)  # the reset at plug-in: count from 0
-            elif value <= RESET_EPS_WH:
-                if (plugin := self._open_plugin()) is not None:
-                    self.pending_drop = (value, t, plugin.id)  # a reset or a stray value?
+                plugin = self._open_plugin()
+                assert plugin is not None
+                seconds = max((t - plugin.plugged_at) / US, 5.0)
+                if value * 3600.0 / seconds > MAX_POWER_W:
+                    self._count_bad()  # more than the plug-in could have taken: an old value
                     return
-            elif self._plugin_open() or self._cycle_open():
-                self._flag_open("counter_rollback")
-                self._reboot(seq, t)
+                if value > 0:
+                    self._add_energy(value, value, t)  # the reset at plug-in: count from 0
+            elif (plugin := self._open_plugin()) is not None:
+                # A reset, a rollback, or one stray (replayed) value? The next reading decides.
+                self.pending_drop = (value, t, plugin.id)
+                return
         self._set_counter(value, t)
 
+    def _accrual_seconds(self, t: int) -> float:
+        """Over how long an increase of the counter read now can have been delivered, to judge
+        its power: since the counter last moved (a lifetime counter moves once per session;
+        repeated equal readings in dumps say nothing about accrual), but, with no silence in
+        between, no earlier than the cycle it belongs to: a cycle begun moments ago in this very
+        burst, or a cycle that ended (a late report was delivered before its end). A stale
+        replay's `state 3` and old `session_energy` arrive together, and fail this."""
+        since, until = self.counter_changed_at, t
+        cycle = self.cycle
+        if cycle is not None and not self._lifetime_counter() and not self._silence_since(since):
+            if cycle.ended_at is None and t - cycle.started_at <= DUMP_US:
+                since = max(since, cycle.started_at)
+            elif cycle.ended_at is None:
+                # Nothing is delivered between cycles: at most one report before this one began
+                since = max(since, cycle.started_at - REPORT_US)
+            elif cycle.ended_at is not None:
+                since, until = max(since, cycle.started_at), cycle.ended_at
+        return max((until - since) / US, 5.0)
+
+    def _lifetime_counter(self) -> bool:
+        """The 2.7.6 to 4.1.0 `wh`: lifetime Wh, moving once per session, at the unplug."""
+        return self.counter_kind == "wh" and self.wh_scale == 1.0
+
     def _settle_drop(self, value: float, previous: float, t: int, seq: int) -> bool:
-        """The reading after a drop to about 0 decides what the drop was. True when this
-        reading is fully dealt with."""
+        """The reading after a drop decides what the drop was: the counter going on from before
+        it makes it one stray value; one that starts low again after a drop to about 0, a
+        firmware reset (count from 0); otherwise the counter went back (a rollback after a
+        restart: count from where it came back). True when this reading is fully dealt with."""
         assert self.pending_drop is not None
         low, dropped_at, plugin_id = self.pending_drop
+        if t - dropped_at <= DUMP_US and value <= previous:
+            return True  # the same burst: no evidence yet either way (two stray zeros in a row)
         self.pending_drop = None
+        if value >= previous:
+            self._count_bad()  # the counter went on from before it: one stray reading
+            return False
         plugin = self._open_plugin()
         if plugin is None or plugin.id != plugin_id:
             self.counter = low  # the plug-in ended meanwhile: the drop stands, nothing to count
             return False
-        if value >= previous:
-            self._count_bad()  # the counter went on from before it: one stray reading
-            return False
         seconds = max((t - dropped_at) / US, 5.0)
-        if value * 3600.0 / seconds <= MAX_POWER_W:
+        if low <= RESET_EPS_WH and value * 3600.0 / seconds <= MAX_POWER_W:
             if value > 0:
                 self._add_energy(value, value, t)  # a firmware reset: count from 0
-        else:  # neither the old run nor a new one from 0: the counter went back
-            self._flag_open("counter_rollback")
-            self._reboot(seq, t)
+            self._set_counter(value, t)
+            return True
+        self._flag_open("counter_rollback")
+        self._reboot(seq, t)
+        if value > low and (value - low) * 3600.0 / seconds <= MAX_POWER_W:
+            self.counter = low
+            self._add_energy(value - low, value, t)
         self._set_counter(value, t)
         return True
 
@@ -439,7 +501,7 @@ class ChargerMachine:
         if self.counter_kind is None or rank[key] < rank[self.counter_kind]:
             self.counter_kind = key  # a better counter appeared: start from its first reading
             self.counter = None
-            self.pending_drop = None
+            self.pending_drop = self.pending_rise = None
             self.wh_scale = None
             if (cycle := self._open_cycle()) is not None:
                 cycle.counter_start = None
@@ -451,8 +513,8 @@ class ChargerMachine:
         if self.counter is None:
             self.counter, self.counter_changed_at = raw, self.last_msg_at or 0
             return False
-        if raw == self.counter:
-            return False
+        if raw == self.counter or (raw < self.counter and not self._plugin_open()):
+            return False  # (a drop with no car: no reset of either kind, a stray old value)
         lifetime = raw > self.counter and not self._cycle_open() and not self._plugin_open()
         self.wh_scale = 1.0 if lifetime else 1.0 / 3600.0
         self.counter *= self.wh_scale
@@ -498,14 +560,22 @@ class ChargerMachine:
     def _add_energy(self, delta: float, value: float, t: int) -> None:
         cycle = self.cycle
         plugin = self.plugin
-        # An increase after the cycle ended is its own, unless the car had left before a
-        # silence: then another plug-in the journal never saw took it (the meter's books).
+        # An increase after the cycle ended is its own when it comes with the next report (2.x
+        # reports every 30 s; a lifetime `wh` moves only at the unplug) or after a silence that
+        # held it back, unless the car had left before that silence: then another plug-in the
+        # journal never saw took it (the meter's books). A session counter's increase later
+        # than that is no report of that cycle (a replayed old value).
         late = (
             cycle is not None
-            and cycle.closed
+            and cycle.ended_at is not None
             and plugin is not None
             and plugin.id == cycle.plugin_id
             and not (plugin.closed and self._silence_since(plugin.unplugged_at))
+            and (
+                self._lifetime_counter()
+                or t - cycle.ended_at <= LATE_REPORT_US
+                or self._silence_since(cycle.ended_at)
+            )
         )
         if cycle is not None and (not cycle.closed or late):
             self.meter_counted += delta
@@ -746,6 +816,7 @@ class ChargerMachine:
         "counter_changed_at",
         "counter_plugin",
         "pending_drop",
+        "pending_rise",
         "pending_sleep",
         "outside_wh",
         "bad_values",
@@ -757,7 +828,9 @@ class ChargerMachine:
         "replays",
     )
 
-    _TUPLES = frozenset({"last_gap", "dropped_from", "pending_sleep", "pending_drop"})
+    _TUPLES = frozenset(
+        {"last_gap", "dropped_from", "pending_sleep", "pending_drop", "pending_rise"}
+    )
 
     def to_state(self) -> dict[str, Any]:
         data: dict[str, Any] = {name: getattr(self, name) for name in self._SCALARS}

@@ -444,7 +444,8 @@ def test_two_devices_under_one_base_are_detected() -> None:
     b = Script(firmware="5.x", charger="openevse", t=a.t + 7.0)
     a.uptime, b.uptime = 500_000.0, 1_000.0
     a.idle(10, 1).plug().idle(5, 2).state(3).charge(30).state(2).idle(10, 2).unplug().idle(10, 1)
-    b.idle(70, 1)
+    b.car = True  # (its dumps, `state 2` and `vehicle 1`, do not deny the other's plug-in)
+    b.idle(70, 2)
     fleet = Fleet()
     for index, (t, topic, payload, retained) in enumerate(
         sorted(a.messages + b.messages, key=lambda m: m[0])
@@ -509,11 +510,29 @@ def test_a_stale_burst_without_its_retained_flag_makes_no_session(
 
 
 @pytest.mark.parametrize("firmware", ["5.x", "2.x"])
-def test_a_short_plug_in_that_the_next_dump_confirms_is_kept(firmware: str) -> None:
+def test_a_short_plug_in_past_the_replay_window_is_kept(firmware: str) -> None:
+    """Only time confirms a plug-in: one of a minute is kept; one unplugged within 45 s,
+    which a replay burst cannot be told from, is not a session."""
     s = Script(firmware=firmware)
-    s.idle(1, 1).plug().idle(0.5, 2).unplug().idle(2, 1)
+    s.idle(1, 1).plug().idle(1, 2).unplug().idle(2, 1)
     (plugin,) = run(s.messages).plugins.values()
     assert plugin.unplugged_at is not None and not plugin.tentative
+    brief = Script(firmware=firmware)
+    brief.idle(1, 1).plug().idle(0.5, 2).unplug().idle(2, 1)
+    assert run(brief.messages).plugins == {}
+
+
+def test_two_replays_in_a_row_do_not_vouch_for_each_other() -> None:
+    """A capture tool that reconnects twice within 30 s is handed the same stale burst twice:
+    still no session."""
+    s = Script(firmware="5.x")
+    s.idle(2, 1).wait(5)
+    _stale_burst(s, 21_000.0)
+    s.wait(20)
+    _stale_burst(s, 21_000.0)
+    s.wait(4).dump(1)
+    s.idle(5, 1)
+    assert run(s.messages).plugins == {}
 
 
 def test_a_denied_plug_in_survives_a_checkpoint_in_its_middle() -> None:
