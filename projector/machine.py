@@ -116,6 +116,8 @@ class ChargerMachine:
         self.rebooted_at: int | None = None
         self.counter_kind: str | None = None
         self.wh_scale: float | None = None  # 1/3600 for 2.x watt-seconds, 1 for lifetime Wh
+        # Whether the counter had a reading before the open plug-in began.
+        self.counter_before_plugin = False
         self.counter: float | None = None
         self.counter_changed_at = 0
         self.counter_plugin: int | None = None
@@ -162,7 +164,7 @@ class ChargerMachine:
         if self.plugin is not None and self.plugin.tentative:
             self._weigh_tentative(t, key, value)
         if self.pending_sleep is not None and key != "vehicle":
-            self._settle_sleep(t, key)
+            self._settle_sleep(t, key, value)
         if key == "state":
             self._on_state(seq, t, int(value))
         elif key == "vehicle":
@@ -283,15 +285,15 @@ class ChargerMachine:
         no `vehicle` counts as connected."""
         return not self.has_vehicle or (bool(self.vehicle) and not self.vehicle_stale)
 
-    def _settle_sleep(self, t: int, key: str) -> None:
+    def _settle_sleep(self, t: int, key: str, value: float) -> None:
         """A message other than `vehicle` after a `state 254` whose car was unknown: within the
         dump it waits (a new state decides at once), after it the charger evidently sends no
         `vehicle`, and sleeping counts as connected."""
         assert self.pending_sleep is not None
         asleep_seq, asleep_at = self.pending_sleep
         dump_over = t - asleep_at > DUMP_US
-        if not dump_over and key != "state":
-            return
+        if not dump_over and (key != "state" or int(value) == 254):
+            return  # (2.x repeats `state` at the end of its dump: still asleep, still waiting)
         self.pending_sleep = None
         if dump_over:
             self._ensure_plugin(asleep_seq, asleep_at)
@@ -326,6 +328,7 @@ class ChargerMachine:
         plugin = self._open_plugin()
         if plugin is None:
             self.prior = (self.plugin, self.cycle)
+            self.counter_before_plugin = self.counter is not None
             plugin = self.plugin = Plugin(
                 id=seq, charger=self.name, plugged_at=t, last_connected_at=t, tentative=True
             )
@@ -513,8 +516,21 @@ class ChargerMachine:
         if self.counter is None:
             self.counter, self.counter_changed_at = raw, self.last_msg_at or 0
             return False
-        if raw == self.counter or (raw < self.counter and not self._plugin_open()):
+        plugin = self._open_plugin()
+        if plugin is not None and plugin.tentative:
+            # A plug-in not confirmed yet (the journal's first burst may be a replay): what the
+            # counter does in it is no evidence. Decide later, from the reading before it (a
+            # 2.x session counter reset at this plug-in shows then as the drop it is), or, when
+            # there was none, from the latest.
+            if not self.counter_before_plugin:
+                self.counter = raw
+            return False
+        if raw == self.counter or (raw < self.counter and plugin is None):
             return False  # (a drop with no car: no reset of either kind, a stray old value)
+        seconds = max(((self.last_msg_at or 0) - self.counter_changed_at) / US, 5.0)
+        if raw > self.counter and (raw - self.counter) / seconds > MAX_POWER_W:
+            self._count_bad()  # too fast even as watt-seconds: junk decides nothing
+            return False
         lifetime = raw > self.counter and not self._cycle_open() and not self._plugin_open()
         self.wh_scale = 1.0 if lifetime else 1.0 / 3600.0
         self.counter *= self.wh_scale
@@ -812,6 +828,7 @@ class ChargerMachine:
         "rebooted_at",
         "counter_kind",
         "wh_scale",
+        "counter_before_plugin",
         "counter",
         "counter_changed_at",
         "counter_plugin",

@@ -544,3 +544,15 @@ def test_a_denied_plug_in_survives_a_checkpoint_in_its_middle() -> None:
     burst = next(i for i, m in enumerate(s.messages) if m[2] == b"21000.0")
     whole, split = run(s.messages), run(s.messages, split=burst + 1)
     assert summary(split) == summary(whole) == [(s.charger, 1200.0, [(1200.0, "stopped")])]
+
+
+def test_a_2x_dump_that_repeats_its_sleeping_state_still_opens_the_plug_in() -> None:
+    """2.x publishes `state` at once on a change and again at the end of its dump: a car
+    plugged into a sleeping charger (no `vehicle` on 2.x) is still a plug-in from the first."""
+    s = Script(firmware="2.x")
+    s.idle(1, 1).wait(30)
+    asleep_at = s.t
+    s.send("state", "254").wait(0.3).counters().send("state", "254")
+    s.idle(3, 254).state(3).charge(10).state(2).unplug()
+    (plugin,) = run(s.messages).plugins.values()
+    assert plugin.plugged_at == round(asleep_at * 1_000_000)

@@ -158,10 +158,13 @@ def test_replay_bursts_anywhere_never_add_energy(
         if first >= len(messages):
             break
         at = data.draw(st.integers(first, len(messages) - 1))
-        live = _session_counter_before(messages[:at], firmware)
+        live = _session_counter_before(  # the live stream's, not an earlier burst's
+            [m for m in s.messages if m[0] < messages[at][0]], firmware
+        )
         older = data.draw(st.booleans()) and live >= 100
         energy = data.draw(st.floats(100, live) if older else st.floats(live + 1000, live + 30_000))
-        lifetime = _lifetime_before(messages[:at], firmware) * data.draw(st.floats(0.5, 1.0))
+        lifetime = _lifetime_before([m for m in s.messages if m[0] < messages[at][0]], firmware)
+        lifetime *= data.draw(st.floats(0.5, 1.0))
         between = (messages[at - 1][0] + messages[at][0]) / 2  # between two live messages
         messages[at:at] = _burst(firmware, s.charger, between, energy, lifetime)
     total = sum(wh for _, wh, _ in summary(run(messages)))
