@@ -464,6 +464,28 @@ class ChargerMachine:
                 since, until = max(since, cycle.started_at), cycle.ended_at
         return max((until - since) / US, 5.0)
 
+    def _estimate_charging(self, cycle: Cycle, wh: float) -> None:
+        """Energy that arrived after the silence that ended a cycle was delivered inside it:
+        charging time at least what that energy needs at the cycle's own peak power (never
+        0 minutes for 4.7 kWh), at most the silence; flagged `charging_estimated`."""
+        assert self.last_gap is not None
+        watts = cycle.peak_power_w
+        if not watts:
+            seconds = cycle.duration_us() / US
+            watts = cycle.energy_wh * 3600.0 / seconds if seconds > 0 and cycle.energy_wh else 0
+        if not watts:
+            return
+        silence = self.last_gap[1] - self.last_gap[0]
+        extra = min(round(wh * 3600.0 / watts * US), max(0, silence - cycle.estimated_us))
+        if extra <= 0:
+            return
+        cycle.estimated_us += extra
+        add_flag(cycle.flags, "charging_estimated", extra // US)
+        plugin = self.plugin
+        if plugin is not None and plugin.id == cycle.plugin_id:
+            plugin.charging_us += extra
+            add_flag(plugin.flags, "charging_estimated", extra // US)
+
     def _lifetime_counter(self) -> bool:
         """The 2.7.6 to 4.1.0 `wh`: lifetime Wh, moving once per session, at the unplug."""
         return self.counter_kind == "wh" and self.wh_scale == 1.0
@@ -595,6 +617,8 @@ class ChargerMachine:
         )
         if cycle is not None and (not cycle.closed or late):
             self.meter_counted += delta
+            if cycle.closed and cycle.end_reason == "gap" and self._silence_since(cycle.ended_at):
+                self._estimate_charging(cycle, delta)
             cycle.energy_wh += delta
             cycle.counter_end = value
             if self.pricer is not None:

@@ -33,6 +33,9 @@ FLAG_TEXT = {
     "meter_mismatch": "The charger's lifetime meter (`total_energy`) rose by more or less than "
     "this session's energy, beyond its resolution and 1% (session minus meter, Wh, in the "
     "detail; a counter rollback is allowed for).",
+    "charging_estimated": "Charging went on during a silence (the counter rose across it): "
+    "that time is estimated from the energy at the cycle's own peak power (seconds in the "
+    "detail).",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",
     "legacy": "Imported from the original openevse-mqtt-mysql logger (its energySession id in "
@@ -66,6 +69,9 @@ class Cycle:
     counter_end: float | None = None
     peak_power_w: float | None = None
     flags: dict[str, int] = field(default_factory=dict)
+    # Charging inside a silence that ended the cycle, estimated from the energy the counter
+    # showed after it at the cycle's own peak power (microseconds, part of its duration).
+    estimated_us: int = 0
     # priced parts: "tariff id|band|price|currency" -> [Wh, exact cost as text]
     costs: dict[str, list] = field(default_factory=dict)
 
@@ -74,9 +80,8 @@ class Cycle:
         return self.ended_at is not None
 
     def duration_us(self) -> int:
-        return (
-            self.ended_at if self.ended_at is not None else self.last_charging_at
-        ) - self.started_at
+        end = self.ended_at if self.ended_at is not None else self.last_charging_at
+        return end - self.started_at + self.estimated_us
 
 
 @dataclass(slots=True)

@@ -556,3 +556,24 @@ def test_a_2x_dump_that_repeats_its_sleeping_state_still_opens_the_plug_in() -> 
     s.idle(3, 254).state(3).charge(10).state(2).unplug()
     (plugin,) = run(s.messages).plugins.values()
     assert plugin.plugged_at == round(asleep_at * 1_000_000)
+
+
+@pytest.mark.parametrize("firmware", ["5.x", "4.1", "2.x"])
+def test_charging_inside_a_silence_gets_an_estimated_time(firmware: str) -> None:
+    """The recorder heard nothing while the car charged on for 10 minutes and stopped: the
+    cycle ends at the last moment it was heard charging, but its charging time includes what
+    the 1.2 kWh shown after the silence needs at its own 7.2 kW (never 0 minutes for it)."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(20)
+    seen = len(s.messages)
+    s.charge(10).state(2)  # happens, unseen
+    del s.messages[seen:]
+    s.wait(600).dump(2).idle(1, 2).unplug()
+    changes = run(s.messages)
+    (cycle,) = changes.cycles.values()
+    (plugin,) = changes.plugins.values()
+    assert cycle.end_reason == "gap" and round(cycle.energy_wh) == 3600
+    assert cycle.flags["charging_estimated"] == pytest.approx(600, abs=2)
+    assert cycle.duration_us() / 1e6 == pytest.approx(30 * 60, abs=40)
+    assert plugin.charging_us / 1e6 == pytest.approx(30 * 60, abs=40)
+    assert "charging_estimated" in plugin.flags
