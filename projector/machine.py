@@ -47,14 +47,14 @@ RESET_EPS_WH = 1.0
 # about the car is read together over this long before a plug-in is decided on.
 DUMP_US = 2 * US
 # A plug-in opened by a burst of stale values (a capture tool handed the broker's retained
-# messages) is denied by the charger's next dump, within 30 s: one denied this soon, with nothing
-# of the live stream confirming it in between, was never made.
+# messages) is denied by the charger's next dump, within 30 s: one denied this soon was never
+# made, and only this much time going by confirms one.
 REPLAY_WINDOW_US = 45 * US
-LATE_REPORT_US = 65 * US
+LATE_REPORT_US = 65 * US  # a cycle's last increase comes within two dumps of its end
 REPORT_US = 35 * US  # 2.x reports every 30 s
-# A rise this much faster than the cycle's own peak waits for the next reading to confirm it.
+# A rise this much faster than the cycle's own peak (plus the margin) waits for the next reading.
 SURGE_FACTOR = 1.5
-SURGE_MARGIN_W = 1000.0  # a cycle's last increase comes within two dumps of its end
+SURGE_MARGIN_W = 1000.0
 CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the recorder's clock moved
 TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
 TWO_DEVICES_STREAK = 3  # interleaves in a row, each within STREAK_US of the last: two devices
@@ -460,7 +460,7 @@ class ChargerMachine:
             elif cycle.ended_at is None:
                 # Nothing is delivered between cycles: at most one report before this one began
                 since = max(since, cycle.started_at - REPORT_US)
-            elif cycle.ended_at is not None:
+            else:
                 since, until = max(since, cycle.started_at), cycle.ended_at
         return max((until - since) / US, 5.0)
 
