@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from journal.entries import stored_text
 from journal.storage import Store
 from projector.machine import METER_RESOLUTION_WH
+from projector.sessions import SessionFilter, filter_sql
 
 Range = tuple[datetime | None, datetime | None]
 _LEDGER_SUMS = (
@@ -68,20 +68,6 @@ class Books:
         }
 
 
-def _where(column: str, bucket: Range, charger: str | None) -> tuple[str, list[Any]]:
-    where, params = ["1 = 1"], []
-    if bucket[0] is not None:
-        where.append(f"{column} >= ?")
-        params.append(stored_text(bucket[0]))
-    if bucket[1] is not None:
-        where.append(f"{column} < ?")
-        params.append(stored_text(bucket[1]))
-    if charger:
-        where.append("charger = ?")
-        params.append(charger)
-    return " AND ".join(where), params
-
-
 def range_books(
     store: Store, buckets: Sequence[Range], charger: str | None = None
 ) -> list[list[Books]]:
@@ -90,7 +76,8 @@ def range_books(
     found: list[list[Books]] = []
     metered = {str(r[0]) for r in store.query("SELECT DISTINCT charger FROM meter_ledger")}
     for bucket in buckets:
-        where, params = _where("anchor_at", bucket, charger)
+        filt = SessionFilter(bucket[0], bucket[1], charger)
+        where, params = filter_sql(filt, "anchor_at")
         ledger = {
             str(r[0]): [float(v) for v in r[1:]]
             for r in store.query(
@@ -98,7 +85,7 @@ def range_books(
                 params,
             )
         }
-        where, params = _where("plugged_at", bucket, charger)
+        where, params = filter_sql(filt)
         sessions = {
             str(name): float(wh)
             for name, wh in store.query(

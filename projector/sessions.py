@@ -100,16 +100,16 @@ def local_day_range(
     return start, end
 
 
-def filter_sql(filt: SessionFilter) -> tuple[str, list[Any]]:
+def filter_sql(filt: SessionFilter, column: str = "plugged_at") -> tuple[str, list[Any]]:
     """The WHERE clause on plugin_session (or session_cost, which has plugged_at and charger
-    too) for a filter: every view selects with this one, so they always agree on what a filter
-    means."""
+    too, or meter_ledger, whose rows of a session start at its plug-in: `column` anchor_at) for
+    a filter: every view selects with this one, so they always agree on what a filter means."""
     where, params = ["1 = 1"], []
     if filt.start is not None:
-        where.append("plugged_at >= ?")
+        where.append(f"{column} >= ?")
         params.append(stored_text(filt.start))
     if filt.end is not None:
-        where.append("plugged_at < ?")
+        where.append(f"{column} < ?")
         params.append(stored_text(filt.end))
     if filt.charger:
         where.append("charger = ?")

@@ -166,13 +166,8 @@ def meter_row(plugin: Plugin) -> tuple[Any, ...] | None:
 
 
 def ledger_row(row: LedgerRow) -> tuple[Any, ...]:
-    return (
-        row.id,
-        micros_text(row.anchor_at),
-        row.charger,
-        *(round(v, 3) for v in (row.rise_wh, row.gap_wh, row.rollback_wh, row.reset_wh)),
-        round(row.outside_wh, 3),
-    )
+    figures = (row.rise_wh, row.gap_wh, row.rollback_wh, row.reset_wh, row.outside_wh)
+    return (row.id, micros_text(row.anchor_at), row.charger, *(round(v, 3) for v in figures))
 
 
 def upsert(
