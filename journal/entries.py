@@ -7,7 +7,7 @@ import calendar
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -101,8 +101,8 @@ _KEY = re.compile(r"^[a-z_]+$")
 
 def topic_key_condition(keys: Sequence[str]) -> str:
     """`(topic LIKE '%/state' OR ...)`: the keys written into the SQL, not bound, so SQLite can
-    match the condition to its partial index `journal_projected` (schema step 0007, the same
-    text for PROJECTED_KEYS). Only plain key names are accepted, never outside input."""
+    match the condition to its partial index `journal_replayed` (schema step 0013, the same
+    text for REPLAYED_KEYS). Only plain key names are accepted, never outside input."""
     for key in keys:
         if not _KEY.match(key):
             raise ValueError(f"{key!r} is not a topic key")
@@ -116,9 +116,11 @@ def read_raw_after(
     *,
     up_to: int | None = None,
     keys: Sequence[str] = (),
+    skip: Collection[str] = (),
 ) -> list[RawEntry]:
     """Like read_after without building datetimes (the replay's hot path). With `keys`, only
-    topics ending in `/<key>` come back: the database skips the rest without Python seeing it."""
+    topics ending in `/<key>` come back, and none of the topics in `skip`: the database skips
+    the rest without Python seeing it."""
     micros = store.micros_sql("received_at")
     sql = f"SELECT seq, {micros}, topic, payload, retained FROM journal WHERE seq > ?"
     params: list[object] = [after_seq]
@@ -127,6 +129,9 @@ def read_raw_after(
         params.append(up_to)
     if keys:
         sql += f" AND {topic_key_condition(keys)}"
+    if skip:
+        sql += f" AND topic NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
     rows = store.query(sql + " ORDER BY seq LIMIT ?", (*params, limit))
     return [
         (r[0], r[1], r[2], r[3] if type(r[3]) is bytes else bytes(r[3]), r[4] == 1) for r in rows

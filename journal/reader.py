@@ -16,7 +16,7 @@ read inside one snapshot (Store.snapshot), and the merge drops a seq it has alre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from operator import itemgetter, lt
 from typing import TypeVar
 
@@ -120,19 +120,30 @@ def key_filter(keys: Sequence[str]) -> Callable[[str], bool]:
 
 
 def raw_pages(
-    store: Store, after: int, bound: int, keys: Sequence[str] = (), page: int = PAGE
+    store: Store,
+    after: int,
+    bound: int,
+    keys: Sequence[str] = (),
+    page: int = PAGE,
+    skip: Callable[[], Collection[str]] | None = None,
 ) -> Iterator[tuple[list[RawEntry], int]]:
     """The projector's replay of (after, bound]: pages of entries whose topic ends in one of
     `keys` (all with none), each with the position the page covers up to (a page may be empty
-    and still move the position on)."""
+    and still move the position on). `skip`, asked before each read, names topics not wanted
+    (the reader of the pages may learn, as it goes, that it needs fewer)."""
     wanted = key_filter(keys)
 
     def fetch(low: int, high: int, limit: int) -> list[RawEntry]:
-        return entries.read_raw_after(store, low, limit, up_to=high, keys=keys)
+        skipped = skip() if skip is not None else ()
+        return entries.read_raw_after(store, low, limit, up_to=high, keys=keys, skip=skipped)
 
-    return _ordered(
-        store, after, bound, fetch, lambda info: segments.load_raw(store, info, wanted), page
-    )
+    def decode(info: SegmentInfo) -> list[RawEntry]:
+        skipped = skip() if skip is not None else ()
+        if not skipped:
+            return segments.load_raw(store, info, wanted)
+        return segments.load_raw(store, info, lambda t: wanted(t) and t not in skipped)
+
+    return _ordered(store, after, bound, fetch, decode, page)
 
 
 def messages(

@@ -10,7 +10,7 @@ from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
 from projector.money.pricing import Pricer
-from projector.readings import ANNOUNCE_PREFIX, NUMERIC_KEYS, split_topic
+from projector.readings import ANNOUNCE_PREFIX, ELECTRICAL_KEYS, NUMERIC_KEYS, split_topic
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})
 # The firmware's own spellings of a reading (`233.49`, `7950.783333`, `2.862282e7`, `3`): no sign
@@ -48,10 +48,32 @@ class Fleet:
             self._routes.clear()
         route = None
         parts = None if topic.startswith(ANNOUNCE_PREFIX) else split_topic(topic)
-        if parts is not None and parts[1] in NUMERIC_KEYS:
+        if parts is not None and parts[1] in ELECTRICAL_KEYS:
+            # Only for a charger already known by its other topics (another device's `amp` is
+            # no charger); not remembered until then.
+            machine = self.machines.get(self.names.get(parts[0], parts[0]))
+            if machine is None:
+                return None
+            route = (machine, parts[1])
+        elif parts is not None and parts[1] in NUMERIC_KEYS:
             route = (self.machine(self.names.get(parts[0], parts[0])), parts[1])
         self._routes[topic] = route
         return route
+
+    def skipped_topics(self) -> frozenset[str]:
+        """The amp and voltage topics of chargers that have a counter moving while charging:
+        the replay need not read them (ChargerMachine.needs_power stays false once false, so
+        reading them or not gives the same records)."""
+        bases: dict[str, list[str]] = {}
+        for base, name in self.names.items():
+            bases.setdefault(name, []).append(base)
+        return frozenset(
+            f"{base}/{key}"
+            for name, machine in self.machines.items()
+            if not machine.needs_power
+            for base in (bases.get(name, []) + ([] if name in self.names else [name]))
+            for key in ELECTRICAL_KEYS
+        )
 
     def feed(self, seq: int, t: int, topic: str, payload: bytes, retained: bool) -> None:
         """One journal entry; `t` is its receive time in microseconds."""
@@ -62,6 +84,8 @@ class Fleet:
         if route is None:
             return
         machine, key = route
+        if key in ELECTRICAL_KEYS and (retained or not machine.needs_power):
+            return  # (before any effect: whether the replay read it must not matter)
         if not retained:
             last = self.last_any_at
             if last is not None and t - last > GAP_US:

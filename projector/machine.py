@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projector.money.pricing import Pricer
+from projector.readings import ELECTRICAL_KEYS
 from projector.records import (
     Cycle,
     LedgerRow,
@@ -68,6 +69,7 @@ METER_TOLERANCE = 0.01
 # reports in `session_energy` (it resets at the unplug).
 UNPLUG_TAIL_US = 35 * US
 LEDGER_STEP_US = 900 * US  # outside sessions, ledger rows per quarter hour (any zone's month edge)
+VOLTS_RANGE = (50.0, 500.0)  # a mains voltage; anything else is no reading of it
 
 
 def end_reason_for(state: int) -> str:
@@ -140,6 +142,13 @@ class ChargerMachine:
         self.meter_counted = 0.0
         self.meter_plugin: int | None = None
         self.meter_drop: float | None = None  # a lower reading, not yet believed
+        # The last `amp` (mA) and voltage, and when amp was read: energy estimated from them.
+        self.amp_ma: float | None = None
+        self.amp_at: int | None = None
+        self.volts: float | None = None
+        # Earlier cycles of the open plug-in whose energy is still estimated: the lifetime
+        # counter's rise at the unplug replaces their estimates.
+        self.estimated: list[Cycle] = []
         self.plugin: Plugin | None = None
         self.cycle: Cycle | None = None
         # The last plug-in and cycle before a tentative plug-in: what a denied one gives back.
@@ -175,6 +184,8 @@ class ChargerMachine:
                 self._on_meter(t, value * 1000.0)
         elif key == "uptime":
             self._on_uptime(seq, t, value)
+        elif key in ELECTRICAL_KEYS:
+            self._on_electrical(t, key, value)
 
     def bad(self, t: int) -> None:
         """An unreadable or implausible value: counted and flagged, never guessed."""
@@ -358,6 +369,10 @@ class ChargerMachine:
         self._ensure_plugin(seq, t)
         plugin = self.plugin
         assert plugin is not None
+        previous = self.cycle
+        self.estimated = [c for c in self.estimated if c.plugin_id == plugin.id]
+        if previous is not None and previous.estimated_wh and previous.plugin_id == plugin.id:
+            self.estimated.append(previous)
         self.cycle = Cycle(
             id=seq,
             charger=self.name,
@@ -375,6 +390,8 @@ class ChargerMachine:
     def _end_cycle(self, at: int, reason: str) -> None:
         cycle = self.cycle
         assert cycle is not None and cycle.ended_at is None
+        if self.amp_ma is not None:
+            self._integrate(at, self.amp_ma)  # the last reading held to the end
         cycle.ended_at = max(at, cycle.started_at)
         cycle.end_reason = reason
         self.gap_pending = False
@@ -525,6 +542,8 @@ class ChargerMachine:
         rank = {"session_energy": 0, "total_energy": 1, "wh": 2}
         if self.counter_kind is None or rank[key] < rank[self.counter_kind]:
             self.counter_kind = key  # a better counter appeared: start from its first reading
+            if key != "wh":
+                self._drop_estimates()  # it moves while charging: no estimate is needed
             self.counter = None
             self.pending_drop = self.pending_rise = None
             self.wh_scale = None
@@ -555,6 +574,8 @@ class ChargerMachine:
             return False
         lifetime = raw > self.counter and not self._cycle_open() and not self._plugin_open()
         self.wh_scale = 1.0 if lifetime else 1.0 / 3600.0
+        if not lifetime:
+            self._drop_estimates()  # session watt-seconds: the counter tells the energy
         self.counter *= self.wh_scale
         for record in (self.plugin, self.cycle):
             if record is not None:
@@ -616,6 +637,8 @@ class ChargerMachine:
             )
         )
         if cycle is not None and (not cycle.closed or late):
+            if self._lifetime_counter() and self._reconcile(cycle, delta, value, t):
+                return
             self.meter_counted += delta
             if cycle.closed and cycle.end_reason == "gap" and self._silence_since(cycle.ended_at):
                 self._estimate_charging(cycle, delta)
@@ -650,6 +673,121 @@ class ChargerMachine:
             if open_plugin is not None:
                 add_flag(open_plugin.flags, "energy_outside_cycle")
                 self._mark_plugin()
+
+    # ---- energy estimated from amp and voltage -------------------------------------------------
+
+    @property
+    def needs_power(self) -> bool:
+        """Whether amp and voltage can matter: only while no counter that moves during a charge
+        is known (none yet, or `wh` that is not the 2.x session watt-seconds). Once false, false
+        for good (counters only get better), so the projector's reader may skip those topics."""
+        scale = self.wh_scale
+        return self.counter_kind is None or (
+            self.counter_kind == "wh" and (scale is None or scale >= 1.0)
+        )
+
+    def _on_electrical(self, t: int, key: str, value: float) -> None:
+        if not self.needs_power:
+            return
+        if key != "amp":
+            if VOLTS_RANGE[0] <= value <= VOLTS_RANGE[1]:
+                self.volts = value
+            return
+        if value > MAX_AMP_MA:
+            self._count_bad()
+            return
+        self._integrate(t, value)
+        self.amp_ma, self.amp_at = value, t
+
+    def _integrate(self, t: int, amp_ma: float) -> None:
+        """The energy of the open cycle since the last `amp` (or its start), from the mean of
+        the two readings (the new one alone over the cycle's first stretch: the one before it
+        was read before charging began). A stretch longer than a gap is not guessed at."""
+        cycle = self._open_cycle()
+        if cycle is None or self.gap_pending or self.volts is None or not self.needs_power:
+            return
+        at = self.amp_at
+        fresh = at is None or at <= cycle.started_at or self.amp_ma is None
+        since = cycle.started_at if fresh or at is None else at
+        if not 0 < t - since <= GAP_US:
+            return
+        amps = amp_ma if fresh or self.amp_ma is None else (self.amp_ma + amp_ma) / 2.0
+        watts = amps / 1000.0 * self.volts
+        wh = watts * (t - since) / US / 3600.0
+        if wh <= 0:
+            return
+        cycle.energy_wh += wh
+        cycle.estimated_wh += wh
+        cycle.flags["energy_estimated"] = round(cycle.estimated_wh)
+        peak = round(amp_ma / 1000.0 * self.volts, 1)
+        if peak > (cycle.peak_power_w or 0.0):
+            cycle.peak_power_w = peak
+        if self.pricer is not None:
+            self.pricer.add(cycle.costs, self.name, since, t, wh)
+        plugin = self.plugin
+        if plugin is not None and plugin.id == cycle.plugin_id:
+            plugin.energy_wh += wh
+            plugin.flags["energy_estimated"] = round(self._estimate_of(plugin.id))
+        self._mark_cycle()
+
+    def _estimated_cycles(self, plugin_id: int) -> list[Cycle]:
+        cycles = [c for c in self.estimated if c.plugin_id == plugin_id]
+        if self.cycle is not None and self.cycle.plugin_id == plugin_id:
+            cycles.append(self.cycle)
+        return [c for c in cycles if c.estimated_wh]
+
+    def _estimate_of(self, plugin_id: int) -> float:
+        return sum(c.estimated_wh for c in self._estimated_cycles(plugin_id))
+
+    def _reconcile(self, cycle: Cycle, delta: float, value: float, t: int) -> bool:
+        """The lifetime counter moved (at the unplug): its rise is the plug-in's energy, shared
+        among its cycles as their estimates were, and repriced over each cycle. False when
+        nothing was estimated (the rise is then counted as before)."""
+        cycles = self._estimated_cycles(cycle.plugin_id)
+        estimate = sum(c.estimated_wh for c in cycles)
+        if estimate <= 0:
+            return False
+        self.meter_counted += delta
+        for c in cycles:
+            c.energy_wh += delta * c.estimated_wh / estimate - c.estimated_wh
+            c.estimated_wh = 0.0
+            c.flags.pop("energy_estimated", None)
+            if self.pricer is not None:
+                c.costs = {}
+                end = c.ended_at if c.ended_at is not None else t
+                self.pricer.add(c.costs, self.name, c.started_at, end, c.energy_wh)
+            if not self._tentative(c.plugin_id):
+                self.changes.cycles[c.id] = c
+        cycle.counter_end = value
+        plugin = self.plugin
+        if plugin is not None and plugin.id == cycle.plugin_id:
+            plugin.energy_wh += delta - estimate
+            plugin.flags.pop("energy_estimated", None)
+            self.meter_plugin = plugin.id
+        self.estimated = [c for c in self.estimated if c.plugin_id != cycle.plugin_id]
+        self._mark_cycle()
+        return True
+
+    def _drop_estimates(self) -> None:
+        """A counter that tells the energy appeared: what was estimated before it goes (it
+        counted nothing until now, so the estimate was all these cycles held)."""
+        plugin = self.plugin
+        for c in [*self.estimated, self.cycle]:
+            if c is None or not c.estimated_wh:
+                continue
+            c.energy_wh -= c.estimated_wh
+            if plugin is not None and plugin.id == c.plugin_id:
+                plugin.energy_wh -= c.estimated_wh
+            c.estimated_wh = 0.0
+            c.flags.pop("energy_estimated", None)
+            if c.energy_wh <= 1e-9:
+                c.energy_wh, c.costs = 0.0, {}
+            if not self._tentative(c.plugin_id):
+                self.changes.cycles[c.id] = c
+        if plugin is not None:
+            plugin.flags.pop("energy_estimated", None)
+            self._mark_plugin()
+        self.estimated = []
 
     # ---- the books -----------------------------------------------------------------------------
 
@@ -867,6 +1005,9 @@ class ChargerMachine:
         "meter_plugin",
         "meter_drop",
         "replays",
+        "amp_ma",
+        "amp_at",
+        "volts",
     )
 
     _TUPLES = frozenset(
@@ -879,6 +1020,7 @@ class ChargerMachine:
         data["cycle"] = to_state(self.cycle)
         data["prior"] = [to_state(self.prior[0]), to_state(self.prior[1])]
         data["ledger"] = [to_state(row) for _, row in sorted(self.ledger.items())]
+        data["estimated"] = [to_state(c) for c in self.estimated]
         return data
 
     @classmethod
@@ -898,4 +1040,5 @@ class ChargerMachine:
         machine.prior = (plugin_from_state(prior[0]), cycle_from_state(prior[1]))
         rows = (ledger_from_state(row) for row in data.get("ledger", ()))
         machine.ledger = {row.anchor_at: row for row in rows}
+        machine.estimated = [c for c in map(cycle_from_state, data.get("estimated", ())) if c]
         return machine

@@ -7,9 +7,14 @@ The charger is the topic base, everything before the last `/key` (`openevse-ab12
 from __future__ import annotations
 
 # The keys the state machine reads; each must be a finite, non-negative number. Everything else
-# (the 1 Hz amp/voltage/power, temperatures, config documents) is left in the journal unread.
+# (the 1 Hz power, temperatures, config documents) is left in the journal unread.
 PROJECTED_KEYS = ("state", "vehicle", "session_energy", "total_energy", "wh", "uptime")
-NUMERIC_KEYS = frozenset(PROJECTED_KEYS)
+# Read too, but only from chargers without a counter that moves while charging (2.7.6 to 4.1.0):
+# their energy is integrated from these. The replay skips them for every other charger
+# (Fleet.skipped_topics), so a 4.1.1+ charger's 1 Hz amp and voltage cost a replay nothing.
+ELECTRICAL_KEYS = ("amp", "voltage", "volt")
+REPLAYED_KEYS = PROJECTED_KEYS + ELECTRICAL_KEYS
+NUMERIC_KEYS = frozenset(REPLAYED_KEYS)
 ANNOUNCE_PREFIX = "openevse/announce/"
 
 

@@ -36,6 +36,9 @@ FLAG_TEXT = {
     "charging_estimated": "Charging went on during a silence (the counter rose across it): "
     "that time is estimated from the energy at the cycle's own peak power (seconds in the "
     "detail).",
+    "energy_estimated": "No counter showed this energy while charging (lifetime `wh` "
+    "chargers, 2.7.6 to 4.1.0): it is integrated from the charger's current and voltage (Wh in "
+    "the detail) until the lifetime counter moves at the unplug and replaces it.",
     "energy_outside_cycle": "The counter rose while the charger did not report charging; "
     "that energy is not in any cycle.",
     "legacy": "Imported from the original openevse-mqtt-mysql logger (its energySession id in "
@@ -72,6 +75,8 @@ class Cycle:
     # Charging inside a silence that ended the cycle, estimated from the energy the counter
     # showed after it at the cycle's own peak power (microseconds, part of its duration).
     estimated_us: int = 0
+    # The part of energy_wh integrated from amp and voltage (no counter showed it yet).
+    estimated_wh: float = 0.0
     # priced parts: "tariff id|band|price|currency" -> [Wh, exact cost as text]
     costs: dict[str, list] = field(default_factory=dict)
 

@@ -18,7 +18,7 @@ from journal.storage import Store
 from projector.fleet import Fleet
 from projector.money.pricing import Pricer
 from projector.money.tariffs import Tariff
-from projector.readings import PROJECTED_KEYS
+from projector.readings import REPLAYED_KEYS
 from projector.tables import TableSet, advance_checkpoint, read_checkpoint, upsert
 from projector.version import PROJECTOR_VERSION
 
@@ -87,7 +87,8 @@ def project_pass(
     pending = 0
     # Sealed segments and live rows alike, in seq order (journal.reader); each page says how
     # far it covers, even where nothing relevant was there.
-    for page, reached in raw_pages(store, result.position, bound, PROJECTED_KEYS, PAGE):
+    pages = raw_pages(store, result.position, bound, REPLAYED_KEYS, PAGE, fleet.skipped_topics)
+    for page, reached in pages:
         feed = fleet.feed
         for seq, micros, topic, payload, retained in page:
             feed(seq, micros, topic, payload, retained)

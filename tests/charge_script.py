@@ -11,6 +11,10 @@ from projector.machine import Changes
 
 T0 = 1_767_261_600  # 2026-01-01 10:00 UTC
 GENERATIONS = ("5.x", "4.1", "2.x", "2.x-lifetime")
+# ESP32 WiFi 3.x (no `vehicle`) and 4.0 to 4.1.0: lifetime `wh` only, with `amp` (mA) and
+# `voltage` in every dump (4.x: each 5 s while charging here, 1 s on the real thing).
+NO_SESSION_COUNTER = ("3.x", "4.0")
+VOLTS = 240.0
 
 
 @dataclass
@@ -41,6 +45,21 @@ class Script:
     def modern(self) -> bool:
         return self.firmware in ("5.x", "4.1")
 
+    @property
+    def lifetime_only(self) -> bool:
+        return self.firmware in NO_SESSION_COUNTER
+
+    @property
+    def has_vehicle(self) -> bool:
+        return self.modern or self.firmware == "4.0"
+
+    def electrical(self, watts: float) -> Script:
+        """`amp` and `voltage` as the 3.x/4.0 firmwares publish them."""
+        if self.lifetime_only:
+            self.send("amp", f"{watts / VOLTS * 1000:.0f}")
+            self.send("voltage", f"{VOLTS:.0f}")
+        return self
+
     def counters(self) -> Script:
         if self.modern:
             self.send("session_energy", f"{self.session_counter:.1f}")
@@ -54,10 +73,11 @@ class Script:
     def dump(self, state: int) -> Script:
         """The ~30 s full dump: repeats every value, unchanged ones included."""
         self.send("state", str(state))
-        if self.modern:
+        if self.has_vehicle:
             self.send("vehicle", "1" if self.car else "0")
+        if self.modern:
             self.send("uptime", f"{self.uptime:.0f}")
-        return self.counters()
+        return self.electrical(0.0).counters()
 
     # ---- what happens ---------------------------------------------------------------------
 
@@ -66,7 +86,7 @@ class Script:
             self.session_counter = 0.0  # these reset at plug-in, silently
         self.car = True
         self.send("state", str(state))
-        if self.modern:
+        if self.has_vehicle:
             self.send("vehicle", "1")
         return self.wait(5)
 
@@ -76,14 +96,14 @@ class Script:
 
     def charge(self, minutes: float, watts: float = 7200.0) -> Script:
         """Charging in state 3 (already entered): counters on the firmware's cadence."""
-        step = 5.0 if self.modern else 30.0
+        step = 5.0 if self.modern or self.firmware == "4.0" else 30.0
         elapsed = 0.0
         while elapsed < minutes * 60:
             self.wait(step)
             elapsed += step
             energy = watts * step / 3600.0
             self.session_counter += energy
-            if self.firmware != "2.x-lifetime":
+            if self.firmware != "2.x-lifetime" and not self.lifetime_only:
                 self.lifetime += energy
             else:
                 self._pending_lifetime = getattr(self, "_pending_lifetime", 0.0) + energy
@@ -91,7 +111,7 @@ class Script:
                 self.send("power", f"{watts:.0f}")
                 if int(elapsed) % 300 == 0:
                     self.saved_counter = self.session_counter
-            self.counters()
+            self.electrical(watts).counters()
         return self
 
     def idle(self, minutes: float, state: int) -> Script:
@@ -104,10 +124,10 @@ class Script:
     def unplug(self) -> Script:
         self.car = False
         self.send("state", "1")
-        if self.firmware == "2.x-lifetime":
+        if self.firmware == "2.x-lifetime" or self.lifetime_only:
             self.lifetime += getattr(self, "_pending_lifetime", 0.0)
             self._pending_lifetime = 0.0
-        if self.modern:
+        if self.has_vehicle:
             self.send("vehicle", "0")
         if self.firmware == "5.x":
             self.session_counter = 0.0

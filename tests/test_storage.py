@@ -92,19 +92,21 @@ def test_schema_newer_than_code_is_refused(store: Store) -> None:
 
 
 def test_the_replay_reads_through_the_partial_index(tmp_path) -> None:
-    """SQLite uses journal_projected (step 0007) only while the replay's condition is the index's,
-    term for term: a change of PROJECTED_KEYS without a new index step fails here."""
-    from projector.readings import PROJECTED_KEYS
+    """SQLite uses journal_replayed (step 0013) only while the replay's condition is the index's,
+    term for term, skipped topics or not: a change of REPLAYED_KEYS without a new index step
+    fails here."""
+    from projector.readings import REPLAYED_KEYS
 
     with open_store(f"sqlite:///{tmp_path / 'plan.db'}") as store:
         migrate(store)
-        condition = entries.topic_key_condition(PROJECTED_KEYS)
-        plan = store.query(
-            f"EXPLAIN QUERY PLAN SELECT seq FROM journal WHERE seq > ? AND seq <= ? "
-            f"AND {condition} ORDER BY seq LIMIT ?",
-            (0, 10, 5),
-        )
-        assert any("USING INDEX journal_projected" in str(row[-1]) for row in plan), plan
+        condition = entries.topic_key_condition(REPLAYED_KEYS)
+        for skip in ("", " AND topic NOT IN (?, ?)"):
+            plan = store.query(
+                f"EXPLAIN QUERY PLAN SELECT seq FROM journal WHERE seq > ? AND seq <= ? "
+                f"AND {condition}{skip} ORDER BY seq LIMIT ?",
+                (0, 10, *(("a/amp", "a/volt") if skip else ()), 5),
+            )
+            assert any("USING INDEX journal_replayed" in str(row[-1]) for row in plan), plan
 
 
 def test_the_partial_index_changes_no_result(store: Store) -> None:

@@ -1,0 +1,3 @@
+-- SQLite's step 0013 replaces its partial index of the entries the projector reads (now with
+-- `amp`, `voltage` and `volt`). MariaDB has no partial indexes; kept so both dialects number
+-- their steps alike.

@@ -1,0 +1,110 @@
+"""Chargers with no counter that moves while charging (ESP32 WiFi 3.x, 4.0 to 4.1.0: lifetime
+`wh` only, which grows at the unplug): their energy is integrated from `amp` and `voltage`,
+flagged `energy_estimated`, until the lifetime counter moves and replaces the estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+from projector.fleet import Fleet
+from tests.charge_script import NO_SESSION_COUNTER, Script, run, summary
+
+US = 1_000_000
+
+
+def _charge_and_pause(s: Script) -> None:
+    s.idle(1, 1).plug().state(3).charge(30).state(254).idle(20, 254).state(3).charge(15)
+    s.state(2).idle(1, 2)
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_a_charge_under_way_shows_its_energy_estimated(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(25)
+    changes = run(s.messages)
+    (plugin,) = changes.plugins.values()
+    (cycle,) = changes.cycles.values()
+    assert plugin.energy_wh == pytest.approx(3000.0, rel=0.01)
+    assert cycle.energy_wh == pytest.approx(plugin.energy_wh)
+    assert plugin.flags["energy_estimated"] == round(plugin.energy_wh)
+    assert cycle.flags["energy_estimated"] == round(cycle.energy_wh)
+    assert cycle.peak_power_w == pytest.approx(7200.0, rel=0.001)
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_the_lifetime_counter_at_the_unplug_replaces_the_estimate(firmware: str) -> None:
+    """The counter's rise is the session's energy, to the Wh; the cycles share it as their
+    estimates did (which the counter alone could never split)."""
+    s = Script(firmware=firmware)
+    _charge_and_pause(s)
+    before = summary(run(s.messages))
+    ((_, estimated, _),) = before
+    assert estimated == pytest.approx(5400.0, rel=0.01)
+    s.unplug().idle(1, 1)
+    changes = run(s.messages)
+    ((_, wh, cycles),) = summary(changes)
+    assert wh == 5400.0
+    assert [c for c, _ in cycles] == pytest.approx([3600.0, 1800.0], rel=0.01)
+    assert sum(c for c, _ in cycles) == pytest.approx(5400.0)
+    assert [reason for _, reason in cycles] == ["paused", "stopped"]
+    for record in (*changes.plugins.values(), *changes.cycles.values()):
+        assert "energy_estimated" not in record.flags
+        assert "legacy_counter" in record.flags
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_an_unplug_the_counter_never_showed_keeps_the_estimate(firmware: str) -> None:
+    """A power cut ends the session unseen: no counter reading will ever tell its energy, so
+    the estimate stays, flagged."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(20).state(2).idle(1, 2)
+    s.wait(3600)  # the charger is off; the car leaves meanwhile
+    s.car = False
+    s.send("state", "0").wait(2).idle(2, 1)
+    changes = run(s.messages)
+    (plugin,) = changes.plugins.values()
+    assert plugin.closed and "unplug_inferred" in plugin.flags
+    assert plugin.energy_wh == pytest.approx(2400.0, rel=0.01)
+    assert "energy_estimated" in plugin.flags
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_the_estimate_survives_a_checkpoint_anywhere(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    _charge_and_pause(s)
+    s.unplug().idle(1, 1)
+    whole = summary(run(s.messages))
+    for split in range(1, len(s.messages), 7):
+        assert summary(run(s.messages, split=split)) == whole, split
+
+
+@pytest.mark.parametrize("firmware", ["5.x", "4.1", "2.x"])
+def test_a_charger_with_a_session_counter_ignores_amp_and_voltage(firmware: str) -> None:
+    """Its counter tells the energy: amp and voltage (sent here as the older firmwares do)
+    change nothing, and the replay may skip them from the moment the counter is known."""
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(30).state(2).unplug()
+    plain = summary(run(s.messages))
+    noisy = [
+        *s.messages,
+        *((t + 0.5, f"{s.charger}/amp", b"99000", False) for t, *_ in s.messages[::3]),
+        *((t + 0.6, f"{s.charger}/voltage", b"250", False) for t, *_ in s.messages[::3]),
+    ]
+    assert summary(run(noisy)) == plain
+    ((_, wh, _),) = plain
+    assert wh == 3600.0
+
+
+def test_the_replay_skips_amp_and_voltage_only_of_chargers_that_need_them_not() -> None:
+    modern, old = Script(firmware="5.x", charger="a"), Script(firmware="3.x", charger="b")
+    for s in (modern, old):
+        s.idle(1, 1).plug().state(3).charge(10)
+    fleet = Fleet(names={"garage-old": "a"})
+    assert fleet.skipped_topics() == frozenset()
+    messages = sorted(modern.messages + old.messages, key=lambda m: m[0])
+    for seq, (t, topic, payload, retained) in enumerate(messages, start=1):
+        fleet.feed(seq, round(t * US), topic, payload, retained)
+    skipped = fleet.skipped_topics()
+    assert {"a/amp", "a/voltage", "a/volt", "garage-old/amp"} <= skipped
+    assert not {t for t in skipped if t.startswith("b/")}
+    assert fleet.machines["b"].needs_power and not fleet.machines["a"].needs_power
