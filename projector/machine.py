@@ -740,10 +740,17 @@ class ChargerMachine:
         return sum(c.estimated_wh for c in self._estimated_cycles(plugin_id))
 
     def _reconcile(self, cycle: Cycle, delta: float, value: float, t: int) -> bool:
-        """The lifetime counter moved (at the unplug): its rise is the plug-in's energy, shared
-        among its cycles as their estimates were, and repriced over each cycle. False when
-        nothing was estimated (the rise is then counted as before)."""
-        cycles = self._estimated_cycles(cycle.plugin_id)
+        """The lifetime counter moved (at the unplug): its rise is the plug-in's energy since
+        the controller's session began, shared among those cycles as their estimates were, and
+        repriced over each cycle. A reboot restarts that session and what came before it never
+        reaches the counter: cycles before the last reboot keep their estimates. False when
+        nothing was estimated since (the rise is then counted as before)."""
+        since = self.rebooted_at
+        cycles = [
+            c
+            for c in self._estimated_cycles(cycle.plugin_id)
+            if since is None or c.started_at >= since
+        ]
         estimate = sum(c.estimated_wh for c in cycles)
         if estimate <= 0:
             return False
@@ -759,12 +766,16 @@ class ChargerMachine:
             if not self._tentative(c.plugin_id):
                 self.changes.cycles[c.id] = c
         cycle.counter_end = value
+        self.estimated = [c for c in self.estimated if c.estimated_wh]
         plugin = self.plugin
         if plugin is not None and plugin.id == cycle.plugin_id:
             plugin.energy_wh += delta - estimate
-            plugin.flags.pop("energy_estimated", None)
+            left = self._estimate_of(plugin.id)
+            if left:
+                plugin.flags["energy_estimated"] = round(left)
+            else:
+                plugin.flags.pop("energy_estimated", None)
             self.meter_plugin = plugin.id
-        self.estimated = [c for c in self.estimated if c.plugin_id != cycle.plugin_id]
         self._mark_cycle()
         return True
 

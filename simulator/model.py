@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-FIRMWARES = ("2.x", "2.x-lifetime", "4.1", "5.x")
-"""2.x: `wh` = session watt-seconds; 2.x-lifetime: `wh` = lifetime Wh; 4.1: session_energy resets
-at plug-in; 5.x: session_energy resets at unplug (docs/openevse-mqtt.md, "Energy counters")."""
+FIRMWARES = ("2.x", "2.x-lifetime", "3.x", "4.0", "4.1", "5.x")
+"""2.x: `wh` = session watt-seconds; 2.x-lifetime: `wh` = lifetime Wh; 3.x (ESP32 WiFi 3.x, no
+`vehicle`) and 4.0 (4.0 to 4.1.0): lifetime `wh` only, with amp and voltage; 4.1: session_energy
+resets at plug-in; 5.x: session_energy resets at unplug (docs/openevse-mqtt.md, "Energy
+counters")."""
 
 FAULTS = (
     "pause",
@@ -61,6 +63,11 @@ class SimulationSpec:
     seconds instead of 1, the counters every max(5, it), the dumps every max(30, it). The
     energy stays exact (the counters are cumulative); only the resolution of the curves drops.
     Keep both under the projector's 120 s gap threshold, or every silence looks like a gap.
+
+    `divert_interval` turns solar divert on for the ESP32 chargers (3.x and newer): every that
+    many seconds (the energy monitor's cadence; real ones send several a second) a
+    `divert_update` event of ten topics under the charger's base, `grid_ie` signed, `voltage`
+    tripled on a three-phase site. None (the default) leaves it off.
     """
 
     chargers: tuple[ChargerSpec, ...]
@@ -70,6 +77,7 @@ class SimulationSpec:
     faults: frozenset[str] = field(default_factory=frozenset)
     idle_dump_interval: float = 30.0
     telemetry_interval: float = 1.0
+    divert_interval: float | None = None
 
     def __post_init__(self) -> None:
         chargers = tuple(self.chargers)
@@ -90,6 +98,8 @@ class SimulationSpec:
             raise ValueError("idle_dump_interval must be between 30 and 86400 seconds")
         if not 1.0 <= self.telemetry_interval <= 110.0:
             raise ValueError("telemetry_interval must be between 1 and 110 seconds")
+        if self.divert_interval is not None and not 0.1 <= self.divert_interval <= 3600.0:
+            raise ValueError("divert_interval must be between 0.1 and 3600 seconds")
         object.__setattr__(self, "chargers", chargers)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "faults", faults)

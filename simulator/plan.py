@@ -35,8 +35,8 @@ HOUR = 3600.0
 DAY = 86400.0
 SAVE_EVERY = 300.0  # 5.x saves its counters to flash every 5 minutes while charging
 PRIOR_WH_PER_S = 8000.0 / DAY  # consumption assumed before the simulation, for total_week etc.
-CONTROLLER_SESSION = ("2.x", "2.x-lifetime", "4.1")
-LIFETIME_WH = ("2.x-lifetime", "4.1")
+CONTROLLER_SESSION = ("2.x", "2.x-lifetime", "3.x", "4.0", "4.1")
+LIFETIME_WH = ("2.x-lifetime", "3.x", "4.0", "4.1")
 PLUGIN_FAULTS = ("start_sleeping", "pause", "fault", "reboot", "gap", "stale_unplug")
 RANDOM_FAULT_P = 0.12  # chance of each requested fault on a charging plug-in after the first
 # How a run of state 3 ended, by the state that followed it (anything else is a fault code).

@@ -42,7 +42,12 @@ DUMP_EVERY = 30.0
 WILL_DELAY = 90.0  # the broker publishes the last will 1.5 keep-alives (60 s) after a silence
 PILOT = b"32"
 JUNK = (b"abc", b"", b"NaN", b"-1", b"1e308", b'{"value":1}', b"false")
-MODERN = ("4.1", "5.x")
+MODERN = ("4.1", "5.x")  # session and lifetime counters, `power`, uptime, config documents
+ESP32 = ("3.x", "4.0", *MODERN)  # the WiFi module that announces itself
+WITH_VEHICLE = ("4.0", *MODERN)  # ESP32 WiFi 3.x publishes no `vehicle`
+# The keys of a dump: 2.x; 3.x's and 4.0-4.1.0's create_rapi_json (src/input.cpp of those tags);
+# 4.1.1+ in docs/openevse-mqtt.md's order (plus `wh` on 4.1.x).
+DUMP_SIZE = {"2.x": 8, "2.x-lifetime": 8, "3.x": 11, "4.0": 15, "4.1": 25, "5.x": 24}
 _BY_TS = attrgetter("ts")
 _ID = re.compile(r"^(.*)-([0-9a-f]{4})$")
 
@@ -55,6 +60,14 @@ def announce_topic(name: str) -> tuple[str, str]:
         return f"{match[1]}/announce/{match[2]}", match[2]
     id4 = f"{random.Random(f'id4/{name}').getrandbits(16):04x}"
     return f"openevse/announce/{id4}", id4
+
+
+def _exponent(value: float) -> bytes:
+    """`28622820` as ArduinoJson prints a large double: `2.862282e7` (9 significant digits at
+    most, no trailing zeros)."""
+    digits = len(b"%d" % int(value)) - 1
+    mantissa = _num(value / 10**digits, 8)
+    return b"%se%d" % (mantissa, digits)
 
 
 def _num(value: float, places: int) -> bytes:
@@ -72,6 +85,8 @@ class Renderer:
         self.spec = spec
         self.fw = plan.firmware
         self.modern = self.fw in MODERN
+        self.esp32 = self.fw in ESP32
+        self.vehicle = self.fw in WITH_VEHICLE
         base = plan.charger.name
         self.base = base
         self.topic: dict[str, str] = {}
@@ -170,10 +185,14 @@ class Renderer:
         return self._periods[1]
 
     def _wh(self, t: float) -> bytes:
-        """The 2.x `wh`: session watt-seconds, or lifetime Wh from 2.7.6 on (and on 4.1)."""
+        """The 2.x `wh`: session watt-seconds, or lifetime Wh from 2.7.6 on (and on 4.x, where
+        it is a double that ArduinoJson prints in exponent notation from 1e7 on)."""
         if self.fw == "2.x":
             return b"%d" % round(self.plan.session(t)[0] * 3600.0)
-        return b"%d" % self.plan.lifetime_wh(t)
+        wh = self.plan.lifetime_wh(t)
+        if self.fw in ("4.0", "4.1") and wh >= 1e7:
+            return _exponent(wh)
+        return b"%d" % wh
 
     # ---- the rare messages, built up front ---------------------------------------------------
 
@@ -191,22 +210,24 @@ class Renderer:
                 out += self._boot(at, phase)
             else:
                 out += self._change(at, prev, phase)
-        if self.modern:
+        if self.esp32:
             hello = [(self.announce, self._announce("connected"))]
             for _, g1 in self.plan.gaps:  # the link is back: the charger reconnects and announces
                 out += self.burst(g1 + rng.uniform(0.5, 3.0), hello)
 
     def _will(self, at: float) -> list[SimMessage]:
-        if self.modern:
+        if self.esp32:
             return self.burst(at, [(self.announce, self._announce("disconnected"))])
         return [SimMessage(round(at, 6), self.base, b"disconnected")]
 
     def _boot(self, at: float, phase: Phase) -> list[SimMessage]:
         items: list[tuple[str, bytes]] = []
+        if self.esp32:
+            items.append((self.announce, self._announce("connected")))
         if self.modern:
-            items += [(self.announce, self._announce("connected")), ("config", self._config())]
+            items.append(("config", self._config()))
         items.append(("state", b"%d" % phase.state))
-        if self.modern:
+        if self.vehicle:
             items.append(("vehicle", b"%d" % phase.vehicle))
         return self.burst(at, items)
 
@@ -214,10 +235,12 @@ class Renderer:
         items: list[tuple[str, bytes]] = []
         if phase.state != prev.state:
             items.append(("state", b"%d" % phase.state))
-        if not self.modern:
+        if not self.vehicle:
             return self.burst(at, items)
         if phase.vehicle != prev.vehicle:
             items.append(("vehicle", b"%d" % phase.vehicle))
+        if not self.modern:
+            return self.burst(at, items)
         if prev.state == CHARGING and phase.state != CHARGING:
             items += [("amp", b"0"), ("power", b"0")]
         if phase.plugged and not prev.plugged:
@@ -251,6 +274,8 @@ class Renderer:
             items.append(("wh", b"%d" % (energy * 3600)))
         else:
             items.append(("wh", b"%d" % (plan.lifetime_wh(plan.start) - energy)))
+            if self.vehicle:
+                items.append(("vehicle", b"1"))
         self._add_replay(out, at, items)
         if not self.runs:
             return
@@ -272,6 +297,8 @@ class Renderer:
             items.append(("uptime", b"%d" % plan.uptime(mid)))
         else:
             items.append(("wh", self._wh(mid)))
+            if self.vehicle:
+                items.append(("vehicle", b"1"))
         self._add_replay(out, at, items)
 
     def _add_replay(self, out: list[SimMessage], at: float, items: list[tuple[str, bytes]]) -> None:
@@ -286,7 +313,9 @@ class Renderer:
         keys = (
             ("amp", "session_energy", "state", "total_energy", "voltage", "vehicle")
             if self.modern
-            else ("amp", "wh", "state", "volt")
+            else ("amp", "wh", "state", "voltage", "vehicle")
+            if self.vehicle
+            else ("amp", "wh", "state", "voltage" if self.esp32 else "volt")
         )
         begin, stop = self.runs[0] if self.runs else (plan.start, plan.end)
         times = [begin + (i + 1) * (stop - begin) / (len(JUNK) + 1) for i in range(len(JUNK))]
@@ -345,8 +374,12 @@ class Renderer:
 
     def messages(self) -> Iterator[SimMessage]:
         streams: list[Iterable[SimMessage]] = [self.extras, self._dumps()]
+        if self.vehicle:  # 4.0 and newer: amp and voltage each second while charging
+            streams.append(self._fast())
         if self.modern:
-            streams += [self._fast(), self._counters()]
+            streams.append(self._counters())
+        if self.esp32 and self.spec.divert_interval is not None:
+            streams.append(self._divert(self.spec.divert_interval))
         merged = heapq.merge(*streams, key=_BY_TS)
         end = self.plan.end
         gaps = self.plan.gaps
@@ -371,7 +404,8 @@ class Renderer:
         return (p for p in self.plan.phases if p.state == CHARGING)
 
     def _fast(self) -> Iterator[SimMessage]:
-        """amp, voltage, power every second while charging, each second's burst a little late."""
+        """amp, voltage (and from 4.1.1 power) every second while charging, each second's burst
+        a little late."""
         rng = random.Random(f"fast/{self.seed}")
         rnd, bits, gauss = rng.random, rng.getrandbits, rng.gauss
         volts = self.sensors.volts
@@ -391,7 +425,8 @@ class Renderer:
                 v = round(volts(t1, ma, rnd()) * 100.0) / 100.0
                 yield SimMessage(t0, amp, b"%d" % ma)
                 yield SimMessage(t1, voltage, _num(v, 2))
-                yield SimMessage(u2 / 1e6, power, _num(ma * v / 1000.0, 6))
+                if self.modern:
+                    yield SimMessage(u2 / 1e6, power, _num(ma * v / 1000.0, 6))
                 due += every
 
     def _counters(self) -> Iterator[SimMessage]:
@@ -410,6 +445,49 @@ class Renderer:
                     yield SimMessage(t, topic, data)
                 due += every
 
+    def _divert(self, every: float) -> Iterator[SimMessage]:
+        """Solar divert's event (src/divert.cpp, Eco mode) on each energy-monitor reading while
+        the charger is on: far more messages than anything else, none of them projected."""
+        rng = random.Random(f"divert/{self.seed}")
+        bits = rng.getrandbits
+        plan = self.plan
+        three_phase = rng.random() < 0.3
+        keys = (
+            "divert_update", "grid_ie", "divert_active", "charge_rate", "trigger_current",
+            "voltage", "available_current", "smoothed_available_current", "pilot",
+            "min_charge_end",
+        )  # fmt: skip
+        topics = [self._topic(key) for key in keys]
+        smoothed = 0.0
+        at = plan.start + rng.uniform(0.0, every)
+        while at < plan.end:
+            phase = plan.phase_at(at)
+            if phase.state != OFF:
+                times = spread(round(at * 1e6) + LATE_US[bits(_BITS)], len(keys), bits)
+                charging = phase.state == CHARGING
+                amps = phase.amps(at) if charging else 0.0
+                grid = round(rng.gauss(-1500.0, 900.0) + amps * 240.0)
+                volts = self.sensors.volts(times[5], round(amps * 1000.0), rng.random())
+                available = max(0.0, -grid / 240.0)
+                smoothed += (available - smoothed) * 0.2
+                values = [
+                    b"0",
+                    b"%d" % grid,
+                    b"true" if charging else b"false",
+                    b"%d" % round(amps),
+                    b"6",
+                    _num(volts * (3 if three_phase else 1), 2),
+                    _num(available, 2),
+                    _num(smoothed, 6),
+                    PILOT,
+                    b"0",
+                ]
+                yield from (
+                    SimMessage(t, topic, value)
+                    for t, topic, value in zip(times, topics, values, strict=True)
+                )
+            at += every * rng.uniform(0.8, 1.2)
+
     def _dumps(self) -> Iterator[SimMessage]:
         """The full dump about every 30 s (or `idle_dump_interval` while not charging)."""
         rng = random.Random(f"dump/{self.seed}")
@@ -418,7 +496,7 @@ class Renderer:
         plan = self.plan
         phases = plan.phases
         idle = self.spec.idle_dump_interval
-        size = 8 if not self.modern else 25 if self.fw == "4.1" else 24
+        size = DUMP_SIZE[self.fw]
         run_starts = [begin for begin, _ in self.runs]
         dups, d = self.dup_times, 0
         gaps, g = plan.gaps, 0
@@ -474,6 +552,8 @@ class Renderer:
         celsius = sensors.celsius(at)
         tenths = round(celsius * 10.0 + rng.gauss(0.0, 0.7))  # tenths of a degree, as published
         state = b"%d" % phase.state
+        if self.esp32 and not self.modern:
+            return self._rapi_items(times, phase, ma, tenths, vitals, rng)
         if not self.modern:
             volts = round(sensors.volts(times[1], ma, rng.random()))
             return [
@@ -512,6 +592,32 @@ class Renderer:
         ]
         if self.fw == "4.1":
             items.append(("wh", self._wh(times[24])))
+        return items
+
+    def _rapi_items(
+        self,
+        times: list[float],
+        phase: Phase,
+        ma: int,
+        tenths: int,
+        vitals: Vitals,
+        rng: random.Random,
+    ) -> list[tuple[str, bytes]]:
+        """3.x and 4.0-4.1.0: create_rapi_json's keys in its order (no power, no counters but the
+        lifetime `wh`; 4.0 adds `temp`, `vehicle`, `colour` and `manual_override`)."""
+        v = round(self.sensors.volts(times[1], ma, rng.random()), 2)
+        srssi, freeram = vitals.step()
+        items = [("amp", b"%d" % ma), ("voltage", _num(v, 2)), ("pilot", PILOT)]
+        items.append(("wh", self._wh(times[3])))
+        if self.vehicle:
+            items.append(("temp", b"%d" % tenths))
+        items += [("temp1", b"%d" % tenths), ("temp2", b"false"), ("temp3", b"false")]
+        items.append(("state", b"%d" % phase.state))
+        if self.vehicle:
+            colour = b"3" if phase.state == CHARGING else b"2" if phase.plugged else b"1"
+            items += [("vehicle", b"%d" % phase.vehicle), ("colour", colour)]
+            items.append(("manual_override", b"0"))
+        items += [("freeram", b"%d" % freeram), ("divertmode", b"1"), ("srssi", b"%d" % srssi)]
         return items
 
 

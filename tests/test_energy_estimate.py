@@ -108,3 +108,32 @@ def test_the_replay_skips_amp_and_voltage_only_of_chargers_that_need_them_not() 
     assert {"a/amp", "a/voltage", "a/volt", "garage-old/amp"} <= skipped
     assert not {t for t in skipped if t.startswith("b/")}
     assert fleet.machines["b"].needs_power and not fleet.machines["a"].needs_power
+
+
+@pytest.mark.parametrize("firmware", ["3.x", "4.0", "5.x"])
+def test_divert_chatter_changes_no_session(firmware: str) -> None:
+    """Solar divert publishes ten topics every few seconds under the charger's base, `voltage`
+    among them (tripled on a three-phase site): the sessions stay what they were."""
+    from datetime import UTC, datetime
+
+    from simulator.traffic import ChargerSpec, SimulationSpec, simulate
+
+    def sessions(divert: float | None) -> list[tuple[int, float]]:
+        spec = SimulationSpec(
+            (ChargerSpec("openevse-d1v7", firmware),),
+            datetime(2026, 1, 5, tzinfo=UTC),
+            3,
+            seed=5,
+            divert_interval=divert,
+        )
+        fleet = Fleet()
+        for seq, m in enumerate(simulate(spec).messages(), start=1):
+            fleet.feed(seq, round(m.ts * US), m.topic, m.payload, m.retained)
+        plugins = sorted(fleet.drain().plugins.values(), key=lambda p: p.plugged_at)
+        return [(p.plugged_at // US, p.energy_wh) for p in plugins]
+
+    quiet, chatty = sessions(None), sessions(1.5)
+    assert len(quiet) == len(chatty) > 2
+    for (at, wh), (at2, wh2) in zip(quiet, chatty, strict=True):
+        assert at == at2
+        assert wh2 == pytest.approx(wh, rel=0.005)

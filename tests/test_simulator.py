@@ -46,9 +46,18 @@ DAYS = 1.0  # the first evening's plug-in (which carries every requested fault) 
 NAMES = {
     "2.x": "openevse",
     "2.x-lifetime": "openevse",
+    "3.x": "openevse-3c3d",
+    "4.0": "openevse-4e4f",
     "4.1": "openevse-4a1b",
     "5.x": "openevse-ab12",
 }
+# create_rapi_json of the 3.x and 4.0-4.1.0 WiFi firmwares (src/input.cpp), in its order
+RAPI_ORDER = {
+    "3.x": ["amp", "voltage", "pilot", "wh", "temp1", "temp2", "temp3", "state", "freeram",
+            "divertmode", "srssi"],
+    "4.0": ["amp", "voltage", "pilot", "wh", "temp", "temp1", "temp2", "temp3", "state",
+            "vehicle", "colour", "manual_override", "freeram", "divertmode", "srssi"],
+}  # fmt: skip
 LEGACY_KEYS = {"amp", "volt", "wh", "temp1", "temp2", "temp3", "pilot", "state", "debug"}
 MODERN_KEYS = {
     "state", "vehicle", "flags", "status", "pilot", "amp", "voltage", "power", "temp",
@@ -252,6 +261,8 @@ def test_chargers_are_interleaved_lazily() -> None:
     [
         ("2.x", LEGACY_KEYS),
         ("2.x-lifetime", LEGACY_KEYS),
+        ("3.x", {*RAPI_ORDER["3.x"], "debug"}),
+        ("4.0", {*RAPI_ORDER["4.0"], "debug"}),
         ("4.1", MODERN_KEYS | {"wh"}),
         ("5.x", MODERN_KEYS),
     ],
@@ -259,7 +270,8 @@ def test_chargers_are_interleaved_lazily() -> None:
 def test_topics_per_firmware(firmware: str, keys: set[str]) -> None:
     _, messages = run(firmware)
     assert {key_of(m) for m in messages} == keys
-    assert {m.topic.rpartition("/")[0] for m in messages} == {NAMES[firmware]}
+    bases = {m.topic.rpartition("/")[0] for m in messages if "/announce/" not in m.topic}
+    assert bases == {NAMES[firmware]}
 
 
 def closed_plugins(sim: Simulation) -> list[TruePlugin]:
@@ -280,8 +292,9 @@ def test_2x_wh_is_session_watt_seconds_reset_at_plugin() -> None:
         assert value <= (at - plugin.plugged_at) * MAX_W  # counting from 0 again
 
 
-def test_2x_lifetime_wh_grows_only_at_unplug() -> None:
-    sim, messages = run("2.x-lifetime")
+@pytest.mark.parametrize("firmware", ["2.x-lifetime", "3.x", "4.0"])
+def test_lifetime_wh_grows_only_at_unplug(firmware: str) -> None:
+    sim, messages = run(firmware)
     wh = series(messages, "wh")
     unplugs = closed_plugins(sim)
     changes = [(at, after - before) for (_, before), (at, after) in pairwise(wh) if after != before]
@@ -550,6 +563,25 @@ def test_modern_dumps_keep_the_firmware_key_order(firmware: str) -> None:
     assert all([k for k in keys if k in DUMP_ONLY] == order for keys in dumps)
 
 
+@pytest.mark.parametrize("firmware", ["3.x", "4.0"])
+def test_rapi_dumps_keep_the_firmware_key_order(firmware: str) -> None:
+    """3.x and 4.0-4.1.0 publish no session counter, no power and (3.x) no vehicle; amp and
+    voltage come in every dump, and each second while charging from 4.0 on."""
+    sim, messages = run(firmware)
+    expected = RAPI_ORDER[firmware]
+    dumps = [[key_of(m) for m in b] for b in bursts(messages) if key_of(b[0]) == "amp"]
+    full = [keys for keys in dumps if len(keys) >= len(expected)]
+    assert len(full) > 1000
+    assert sum(keys == expected for keys in full) >= 0.97 * len(full)
+    amps = series(messages, "amp")
+    for plugin in closed_plugins(sim):
+        for cycle in plugin.cycles:
+            assert cycle.ended_at is not None
+            inside = [t for t, _ in amps if cycle.started_at < t < cycle.ended_at]
+            step = 1.5 if firmware == "4.0" else 31.0
+            assert inside and max(b - a for a, b in pairwise(inside)) < step
+
+
 @pytest.mark.parametrize("firmware", FIRMWARES)
 def test_a_few_empty_and_binary_payloads_a_day_on_unprojected_topics(firmware: str) -> None:
     from projector.readings import PROJECTED_KEYS
@@ -601,7 +633,7 @@ def test_cli_output_is_the_simulation() -> None:
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["--firmware", "3.x"], "unknown firmware '3.x'"),
+        (["--firmware", "3.9"], "unknown firmware '3.9'"),
         (["--faults", "pause,meteor"], "unknown fault 'meteor'"),
         (["--days", "0"], "must be more than 0"),
         (["--speed", "-1"], "0 (as fast as possible) or more"),
@@ -671,3 +703,36 @@ def test_publish_delivers_everything_to_the_broker(tmp_path: Path) -> None:
         sub.disconnect()
         release(sub)
         broker.stop()
+
+
+def test_wh_of_4x_is_printed_as_arduinojson_prints_a_large_double() -> None:
+    from simulator.render import _exponent
+
+    assert _exponent(28622820.0) == b"2.862282e7"
+    assert _exponent(12443651.0) == b"1.2443651e7"
+    spelled: set[bytes] = set()
+    for firmware in ("4.0", "4.1"):
+        for seed in (1, 2, 3):
+            messages = simulate(spec_for(firmware, seed=seed)).messages()
+            spelled |= {m.payload for m in messages if key_of(m) == "wh"}
+    large = {p for p in spelled if float(p) >= 1e7}
+    assert large and spelled - large  # both kinds of charger came up
+    assert all(re.fullmatch(rb"[1-9](\.[0-9]+)?e7", p) for p in large)
+    assert all(re.fullmatch(rb"[1-9][0-9]*", p) for p in spelled - large)
+
+
+@pytest.mark.parametrize("firmware", ["3.x", "5.x"])
+def test_divert_chatter_outnumbers_everything_and_only_when_asked(firmware: str) -> None:
+    _, quiet = run(firmware)
+    assert not any(key_of(m) == "divert_update" for m in quiet)
+    _, chatty = run(firmware, divert_interval=2.0)
+    updates = [m for m in chatty if key_of(m) == "divert_update"]
+    assert len(updates) == pytest.approx(DAYS * 86400 / 2.0, rel=0.1)
+    assert len(chatty) > 2 * len(quiet)
+    grid = [float(m.payload) for m in chatty if key_of(m) == "grid_ie"]
+    assert min(grid) < 0 < max(grid)  # exporting and importing
+
+
+def test_a_2x_charger_has_no_divert_events() -> None:
+    _, messages = run("2.x", divert_interval=2.0)
+    assert not any(key_of(m) == "divert_update" for m in messages)

@@ -114,6 +114,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="seconds between dumps while not charging (default 30, as the firmware)",
     )
+    sub.add_argument(
+        "--divert",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="solar divert on (3.x and newer): its event every that many seconds",
+    )
     out = sub.add_mutually_exclusive_group(required=True)
     out.add_argument("--output", metavar="FILE", help="write import-file lines; - for stdout")
     out.add_argument("--publish", action="store_true", help="publish to the [mqtt] broker")
@@ -138,7 +145,13 @@ def build_spec(args: argparse.Namespace, now: datetime | None = None) -> Simulat
 
     chargers = default_chargers(args.chargers, args.firmware, args.seed, args.base)
     return SimulationSpec(
-        chargers, start, args.days, args.seed, args.faults, idle_dump_interval=args.idle_dump
+        chargers,
+        start,
+        args.days,
+        args.seed,
+        args.faults,
+        idle_dump_interval=args.idle_dump,
+        divert_interval=args.divert,
     )
 
 
