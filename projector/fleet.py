@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
+
+HOUR_US = 3600 * 1_000_000
 from projector.money.pricing import Pricer
 from projector.readings import ANNOUNCE_PREFIX, ELECTRICAL_KEYS, NUMERIC_KEYS, split_topic
 
@@ -36,6 +38,7 @@ class Fleet:
         # repeat all day long: each is split and looked up once.
         self._routes: dict[str, tuple[ChargerMachine, str] | None] = {}
         self.last_any_at: int | None = None  # the newest message from any charger
+        self.heard_since: int | None = None  # since when the recorder has heard without a gap
 
     def machine(self, name: str) -> ChargerMachine:
         machine = self.machines.get(name)
@@ -88,10 +91,17 @@ class Fleet:
             return  # (before any effect: whether the replay read it must not matter)
         if not retained:
             last = self.last_any_at
-            if last is not None and t - last > GAP_US:
-                self.changes.gaps[last] = t  # nothing at all arrived: the recorder's gap
+            if last is None or t - last > GAP_US:
+                self.heard_since = t  # the recorder hears again: no charger was silent meanwhile
+                if last is not None:
+                    self.changes.gaps[last] = t  # nothing at all arrived: the recorder's gap
             if last is None or t > last:
                 self.last_any_at = t
+                if last is not None and t // HOUR_US > last // HOUR_US:
+                    # Once an hour of the stream's own time: bases silent for good end their
+                    # plug-ins (a function of the journal alone, whatever the passes' cuts).
+                    for other in self.machines.values():
+                        other.end_if_gone(t, self.heard_since or t)
         spelling = _INTEGER if key in INTEGER_KEYS else _READING
         if spelling.fullmatch(payload) is None:
             machine.bad(t)  # not a reading in the firmware's own spelling
@@ -120,6 +130,7 @@ class Fleet:
         data: dict[str, Any] = {
             "machines": {name: m.to_state() for name, m in sorted(self.machines.items())},
             "last_any_at": self.last_any_at,
+            "heard_since": self.heard_since,
             "pricing": self.pricer.fingerprint if self.pricer is not None else None,
             "names": dict(sorted(self.names.items())),
         }
@@ -146,4 +157,5 @@ class Fleet:
         for name, state in data["machines"].items():
             fleet.machines[name] = ChargerMachine.from_state(name, state, fleet.changes, pricer)
         fleet.last_any_at = data.get("last_any_at")
+        fleet.heard_since = data.get("heard_since")
         return fleet

@@ -40,6 +40,9 @@ from projector.records import (
 
 US = 1_000_000
 GAP_US = 120 * US  # OpenEVSE repeats everything at least every 30 s: 2 minutes of silence is a gap
+# A base this long silent while other chargers are heard has gone (renamed, replaced, switched
+# off): its open plug-in ends at the last moment the car was known connected.
+SILENT_FOR_GOOD_US = 12 * 3600 * US
 REBOOT_WINDOW_US = 180 * US  # evidence of one reboot arriving over this long counts once
 MAX_POWER_W = 50_000.0  # beyond any home or workplace AC charger
 MAX_AMP_MA = 100_000.0
@@ -191,6 +194,27 @@ class ChargerMachine:
         """An unreadable or implausible value: counted and flagged, never guessed."""
         self._touch(t)
         self._count_bad()
+
+    def end_if_gone(self, t: int, heard_since: int) -> None:
+        """`t` is a moment other chargers were heard at, and the recorder has heard without a
+        gap since `heard_since`: after SILENT_FOR_GOOD_US of this one's silence within that,
+        its plug-in ends as any silence ends one (`unplug_inferred`, the silence so far as
+        `gap`), instead of staying "charging now" for ever. Should it speak again, a car still
+        there opens a new plug-in."""
+        plugin = self._open_plugin()
+        last = self.last_msg_at
+        if plugin is None or plugin.tentative or last is None:
+            return
+        if t - max(last, heard_since) <= SILENT_FOR_GOOD_US:
+            return
+        if (cycle := self._open_cycle()) is not None:
+            add_flag(cycle.flags, "gap", (t - last) // US)
+            self._end_cycle(cycle.last_charging_at, "gap")
+        add_flag(plugin.flags, "gap", (t - last) // US)
+        plugin.unplugged_at = plugin.last_connected_at
+        add_flag(plugin.flags, "unplug_inferred")
+        self.vehicle_stale = self.has_vehicle
+        self._mark_plugin()
 
     # ---- gaps and reboots -------------------------------------------------------------------
 

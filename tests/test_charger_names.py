@@ -17,7 +17,7 @@ from projector.announces import Device, devices_from, suggestions
 from projector.catchup import project_or_rebuild
 from projector.fleet import Fleet
 from projector.runner import VersionMismatch, project_pass
-from tests.charge_script import Script
+from tests.charge_script import Script, run
 from tests.test_projection_store import journal
 from tests.test_web_detail import seal_before
 from webapp import create_app
@@ -163,3 +163,41 @@ def test_the_health_page_suggests_the_line_for_a_renamed_charger(store: Store, d
     store.rollback()
     sealed = client.test_client().get("/health", headers={"Accept": "application/json"}).json
     assert sealed["announced"] == health["announced"]
+
+
+def test_a_base_silent_for_good_ends_its_plug_in() -> None:
+    """A charger renamed while a car is plugged: the old base falls silent, the new one speaks.
+    Twelve hours on, the old base's plug-in ends where the car was last known connected, and
+    its cycle with it, instead of "charging now" for ever."""
+    old = Script(firmware="5.x", charger="openevse-old")
+    old.idle(1, 1).plug().state(3).charge(10)
+    renamed = Script(firmware="5.x", charger="openevse-new", t=old.t + 60, car=True)
+    renamed.idle(14 * 60, 3)
+    changes = run(old.messages + renamed.messages)
+    (gone,) = [p for p in changes.plugins.values() if p.charger == "openevse-old"]
+    assert gone.closed and gone.unplugged_at == gone.last_connected_at
+    assert "unplug_inferred" in gone.flags and gone.flags["gap"] > 12 * 3600
+    (cycle,) = [c for c in changes.cycles.values() if c.charger == "openevse-old"]
+    assert cycle.end_reason == "gap" and cycle.energy_wh == pytest.approx(1200.0)
+    # Eleven hours are not enough: a charger off for a night keeps its plug-in.
+    short = Script(firmware="5.x", charger="openevse-new", t=old.t + 60, car=True)
+    short.idle(11 * 60, 3)
+    changes = run(old.messages + short.messages)
+    (kept,) = [p for p in changes.plugins.values() if p.charger == "openevse-old"]
+    assert not kept.closed
+
+
+def test_a_recorder_blind_for_a_day_ends_no_plug_in() -> None:
+    """The recorder heard nothing for 13 hours (it was down): when it hears again, the charger
+    that speaks a second after another one is not gone, and keeps its plug-in."""
+    a = Script(firmware="5.x", charger="openevse-aaaa")
+    a.idle(1, 1).plug().state(3).charge(10).state(2).idle(5, 2)
+    b = Script(firmware="5.x", charger="openevse-bbbb", t=a.t - 300)
+    b.idle(10, 1)
+    a.wait(13 * 3600)
+    b.t = a.t - 1.0
+    b.idle(30, 1)
+    a.idle(30, 2)
+    changes = run(a.messages + b.messages)
+    (plugin,) = [p for p in changes.plugins.values() if p.charger == "openevse-aaaa"]
+    assert not plugin.closed
