@@ -63,6 +63,11 @@ CLOCK_BACK_US = 2 * US  # a receive time this far behind the one before: the rec
 TWO_DEVICES_SLACK_S = 90  # an uptime this close to where an earlier series would be goes on with it
 TWO_DEVICES_STREAK = 3  # interleaves in a row, each within STREAK_US of the last: two devices
 STREAK_US = 600 * US
+# Two units without uptime (2.x) on one base: each one's dump says its own state, so the state
+# goes back to what it was before, again and again, one dump apart. No charger does that six
+# times in a row.
+FLIP_US = 35 * US
+TWO_DEVICES_FLIPS = 6
 COUNTER_KINDS = ("session_energy", "total_energy", "wh")
 # `total_energy` is published in kWh with at least three decimals: a session agrees with the
 # meter when they differ by no more than this plus 1%.
@@ -114,6 +119,9 @@ class ChargerMachine:
         self.two_devices = 0  # how often that was seen
         self.interleaved = 0  # such returns in a row, the last at `interleaved_at`
         self.interleaved_at: int | None = None
+        # The state before the last change, when it changed, and how many changes in a row
+        # went straight back (see FLIP_US).
+        self.flip: tuple[int | None, int, int] | None = None
         self.last_msg_at: int | None = None  # the newest receive time seen
         self.previous_at: int | None = None  # the receive time of the message before this one
         self.last_gap: tuple[int, int] | None = None
@@ -267,6 +275,7 @@ class ChargerMachine:
                 self._end_cycle(cycle.last_charging_at, "gap")
         previous = self.state
         if state != previous:
+            self._watch_flips(t, previous, state)
             self.state = state
             if state == 0:
                 self._reboot(seq, t)
@@ -287,6 +296,16 @@ class ChargerMachine:
         if state == 3 and (cycle := self._open_cycle()) is not None and not self.gap_pending:
             cycle.last_charging_at = max(cycle.last_charging_at, t)
             self._mark_cycle()
+
+    def _watch_flips(self, t: int, previous: int | None, state: int) -> None:
+        last = self.flip
+        back = last is not None and state == last[0] and t - last[1] <= FLIP_US
+        streak = last[2] + 1 if back and last is not None else 0
+        if streak >= TWO_DEVICES_FLIPS:
+            self.two_devices += 1
+            self._flag_open("two_devices")
+            streak = 0
+        self.flip = (previous, t, streak)
 
     def _on_vehicle(self, seq: int, t: int, vehicle: int) -> None:
         if vehicle not in (0, 1):
@@ -1018,6 +1037,7 @@ class ChargerMachine:
         "two_devices",
         "interleaved",
         "interleaved_at",
+        "flip",
         "last_msg_at",
         "previous_at",
         "last_gap",
@@ -1046,7 +1066,7 @@ class ChargerMachine:
     )
 
     _TUPLES = frozenset(
-        {"last_gap", "dropped_from", "pending_sleep", "pending_drop", "pending_rise"}
+        {"last_gap", "dropped_from", "pending_sleep", "pending_drop", "pending_rise", "flip"}
     )
 
     def to_state(self) -> dict[str, Any]:

@@ -27,7 +27,8 @@ FLAG_TEXT = {
     "of the session on 2.x up to 2.7.5, the lifetime Wh (moving only at unplug) from 2.7.6 to "
     "4.1.0.",
     "two_devices": "Two devices seem to publish under this charger's base topic (their uptimes "
-    "interleave): give each its own base topic; sessions here mix both.",
+    "interleave, or the state goes back and forth at every dump): give each its own base topic; "
+    "sessions here mix both.",
     "clock_jump": "The recorder's clock went back during this period (seconds in the detail); "
     "times and durations after it may read short.",
     "meter_mismatch": "The charger's lifetime meter (`total_energy`) rose by more or less than "

@@ -458,6 +458,37 @@ def test_two_devices_under_one_base_are_detected() -> None:
     assert restored.machines["openevse"].two_devices == machine.two_devices
 
 
+@pytest.mark.parametrize("firmware", ["2.x", "2.x-lifetime", "3.x"])
+def test_two_units_without_uptime_under_one_base_are_detected(firmware: str) -> None:
+    """Two 2.x units left on the default base `openevse`, one idle, one charging: with no
+    uptime to tell them apart, their dumps make the state go back and forth every 15 s."""
+    a = Script(firmware=firmware, charger="openevse")
+    b = Script(firmware=firmware, charger="openevse", t=a.t + 15.0)
+    a.idle(60, 1)
+    b.idle(1, 1).plug().state(3).idle(55, 3)  # (its dumps say `state 3`)
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(
+        sorted(a.messages + b.messages, key=lambda m: m[0])
+    ):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    machine = fleet.machines["openevse"]
+    assert machine.two_devices >= 10
+    restored = Fleet.from_json(fleet.to_json())
+    assert restored.machines["openevse"].flip == machine.flip
+
+
+@pytest.mark.parametrize("firmware", ["5.x", "2.x", "3.x"])
+def test_pauses_and_faults_are_not_a_second_device(firmware: str) -> None:
+    s = Script(firmware=firmware)
+    for _ in range(4):
+        s.idle(1, 1).plug().state(3).charge(2).state(254).idle(1, 254).state(3).charge(2)
+        s.state(6).idle(0.5, 6).state(3).charge(1).state(2).unplug()
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(s.messages):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    assert fleet.machines[s.charger].two_devices == 0
+
+
 def test_a_reboot_is_not_a_second_device() -> None:
     s = Script(firmware="5.x")
     s.idle(1, 1).plug().state(3).charge(20).power_loss(3).state(3).charge(20).state(2)
