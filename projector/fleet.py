@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
-
-HOUR_US = 3600 * 1_000_000
 from projector.money.pricing import Pricer
 from projector.readings import ANNOUNCE_PREFIX, ELECTRICAL_KEYS, NUMERIC_KEYS, split_topic
+
+HOUR_US = 3600 * 1_000_000
 
 INTEGER_KEYS = frozenset({"state", "vehicle"})
 # The firmware's own spellings of a reading (`233.49`, `7950.783333`, `2.862282e7`, `3`): no sign
