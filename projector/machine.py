@@ -193,6 +193,8 @@ class ChargerMachine:
             self._on_counter(seq, t, key, value)
             if key == "total_energy":
                 self._on_meter(t, value * 1000.0)
+            elif key == "wh" and self._lifetime_counter():
+                self._on_meter(t, value)  # 2.7.6 to 4.1.0: the lifetime `wh` is the meter
         elif key == "uptime":
             self._on_uptime(seq, t, value)
         elif key in ELECTRICAL_KEYS:
@@ -619,6 +621,13 @@ class ChargerMachine:
         self.wh_scale = 1.0 if lifetime else 1.0 / 3600.0
         if not lifetime:
             self._drop_estimates()  # session watt-seconds: the counter tells the energy
+        elif self.meter is None and not self._silence_since(self.counter_changed_at):
+            # The lifetime `wh` is the meter, and was already before anyone knew: its reading
+            # before this rise opens the books (the plug-in it rose for included).
+            self.meter, self.meter_at = self.counter, self.counter_changed_at
+            last = self.plugin
+            if last is not None and self.counter_before_plugin and last.meter_start is None:
+                last.meter_start = self.counter
         self.counter *= self.wh_scale
         for record in (self.plugin, self.cycle):
             if record is not None:
@@ -816,6 +825,10 @@ class ChargerMachine:
             left = self._estimate_of(plugin.id)
             if left:
                 plugin.flags["energy_estimated"] = round(left)
+                # Delivered before the reboot, lost by the lifetime counter: the books say so
+                # as the meter going back by it (a rollback, as 4.1.9+ after a power cut).
+                plugin.meter_rollback_wh -= left
+                self._ledger_row(t, plugin).rollback_wh -= left
             else:
                 plugin.flags.pop("energy_estimated", None)
             self.meter_plugin = plugin.id
@@ -871,8 +884,12 @@ class ChargerMachine:
         self._meter_reading(t, value)
 
     def _meter_bad(self) -> None:
-        if self.counter_kind != "total_energy":  # (else the counter already counted it)
-            self._count_bad()
+        if self._meter_is_counter():
+            return  # the counter already counted it
+        self._count_bad()
+
+    def _meter_is_counter(self) -> bool:
+        return self.counter_kind == "total_energy" or self._lifetime_counter()
 
     def _meter_reading(self, t: int, value: float) -> None:
         """A believed reading: its change since the last one goes to the books of the plug-in
@@ -933,8 +950,11 @@ class ChargerMachine:
 
     def _check_meter(self, plugin: Plugin) -> None:
         """`meter_mismatch` (session minus meter, Wh) while the two disagree, gone once they
-        agree again: readings of one set arrive a moment apart."""
+        agree again: readings of one set arrive a moment apart. A lifetime `wh` moves only at
+        the unplug: no disagreement before it."""
         assert plugin.meter_start is not None and plugin.meter_end is not None
+        if not plugin.closed and self._lifetime_counter():
+            return
         metered = plugin.meter_end - plugin.meter_start - plugin.meter_rollback_wh
         difference = plugin.energy_wh - metered
         allowed = METER_RESOLUTION_WH + METER_TOLERANCE * max(plugin.energy_wh, metered)

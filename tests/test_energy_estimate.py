@@ -206,3 +206,29 @@ def test_passes_in_any_steps_sealed_or_not_give_a_rebuild_s_records(store: Store
     store.rollback()
     rebuild(store)
     assert _projection(store) == stepped
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_the_lifetime_wh_closes_the_books_and_a_reboot_s_loss_is_a_rollback(firmware: str) -> None:
+    """The lifetime `wh` is the meter of these chargers: each closed session's meter readings
+    are its counter's, and the month's books close. A power cut mid-charge loses the
+    controller's session so far (it reaches the lifetime counter only at the unplug): those
+    cycles keep their estimate, and the books explain it as the meter going back by it."""
+    from tests.test_books import ledger_totals
+
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(20).state(2).unplug().idle(5, 1)
+    s.plug().state(3).charge(20)
+    s._pending_lifetime = 0.0  # the power cut: the controller's session so far is gone
+    s.power_loss(2).state(3).charge(10).state(2).unplug().idle(5, 1)
+    changes = run(s.messages)
+    first, second = sorted(changes.plugins.values(), key=lambda p: p.plugged_at)
+    assert first.energy_wh == 2400.0 and "energy_estimated" not in first.flags
+    assert first.meter_start is not None and first.meter_end == first.meter_start + 2400.0
+    assert second.energy_wh == pytest.approx(2400.0 + 1200.0, rel=0.01)
+    assert second.flags["energy_estimated"] == pytest.approx(2400.0, rel=0.01)
+    assert second.meter_rollback_wh == pytest.approx(-second.flags["energy_estimated"], abs=1)
+    assert "meter_mismatch" not in second.flags and "reboot" in second.flags
+    books = ledger_totals(s.messages)
+    assert books["rise_wh"] == pytest.approx(3600.0, abs=1.0)
+    assert books["rise_wh"] == pytest.approx(books["sessions_wh"] + books["rollback_wh"], abs=0.01)
