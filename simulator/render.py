@@ -381,7 +381,7 @@ class Renderer:
         if self.esp32 and self.spec.divert_interval is not None:
             streams.append(self._divert(self.spec.divert_interval))
         merged = heapq.merge(*streams, key=_BY_TS)
-        end = self.plan.end
+        start, end = self.plan.start, self.plan.end
         gaps = self.plan.gaps
         g = 0
         last = -1.0
@@ -390,6 +390,8 @@ class Renderer:
             ts = message.ts
             if ts >= end:
                 return
+            if ts < start:
+                continue  # before the recording began
             while g < len(gaps) and ts >= gaps[g][1]:
                 g += 1
             if g < len(gaps) and ts >= gaps[g][0]:
@@ -502,7 +504,8 @@ class Renderer:
         gaps, g = plan.gaps, 0
         topics: list[str] | None = None
         i = 0
-        at = plan.start + rng.uniform(0.0, DUMP_EVERY)  # when the firmware's timer fires
+        at = plan.start  # when the firmware's timer fires
+        cut = rng.randint(1, size - 1)  # the recording began in the middle of the first dump
         while at < plan.end:
             while phases[i].end <= at and i + 1 < len(phases):
                 i += 1
@@ -512,6 +515,10 @@ class Renderer:
                 at += rng.uniform(1.5, 3.0)
                 continue
             times = spread(round(at * 1e6) + LATE_US[bits(_BITS)], size, bits)
+            if cut:  # its first `cut` messages were sent before the recording began
+                shift = round((plan.start - times[cut]) * 1e6) + 1
+                times = [(round(t * 1e6) + shift) / 1e6 for t in times]
+                cut = 0
             if phase.end - times[-1] < BURST and phase.end < plan.end:
                 at = phase.end + BURST
                 continue
