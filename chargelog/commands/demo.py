@@ -1,7 +1,7 @@
 """`chargelog demo`: everything working at once, with no server to install.
 
 A fresh SQLite database (in a temporary folder unless --db says where) gets three months of
-simulated traffic from two chargers on different firmware (5.x and 2.x), with the reference's
+simulated traffic from three chargers on different firmware (5.x, 2.x and 4.0), with the reference's
 situations injected (pauses, faults, a reboot, gaps, junk, duplicates, retained replays), a
 day/night tariff and a payment; the projector replays and prices it and the web page serves it
 until Ctrl-C.
@@ -37,7 +37,7 @@ TELEMETRY_S = 60.0
 
 def register(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser(
-        "demo", help="simulate three months of two chargers, project them, serve the page"
+        "demo", help="simulate three months of three chargers, project them, serve the page"
     )
     sub.add_argument("--db", metavar="PATH", help="SQLite file to create (default: a temp folder)")
     sub.add_argument("--host", help="address to listen on (default [web] host, 127.0.0.1)")
@@ -53,7 +53,7 @@ def demo_spec(days: float, now: datetime) -> SimulationSpec:
 
     end = datetime(now.year, now.month, now.day, tzinfo=UTC)
     return SimulationSpec(
-        chargers=default_chargers(2, ["5.x", "2.x"], seed=3),
+        chargers=default_chargers(3, ["5.x", "2.x", "4.0"], seed=3),
         start=end - timedelta(days=days),
         days=days,
         seed=3,
