@@ -168,6 +168,14 @@ def run(
     return everything
 
 
+def fed(messages: list[tuple[float, str, bytes, bool]]) -> Fleet:
+    """A fleet that has read the messages in receive-time order (its records not drained)."""
+    fleet = Fleet()
+    for index, (t, topic, payload, retained) in enumerate(sorted(messages, key=lambda m: m[0])):
+        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    return fleet
+
+
 def _collect(into: Changes, fleet: Fleet) -> None:
     changes = fleet.drain()
     into.cycles.update(changes.cycles)

@@ -9,6 +9,7 @@ import pytest
 from journal.storage import Store
 from projector.fleet import Fleet
 from tests.charge_script import NO_SESSION_COUNTER, Script, run, summary
+from tests.test_sealed_journal import projection
 
 US = 1_000_000
 
@@ -168,19 +169,6 @@ def _journal_of_three_generations(store: Store) -> None:
         store.commit()
 
 
-def _projection(store: Store) -> tuple[list, list]:
-    plugins = store.query(
-        "SELECT id, charger, plugged_at, unplugged_at, energy_wh, flags FROM plugin_session "
-        "ORDER BY id"
-    )
-    cycles = store.query(
-        "SELECT id, plugin_id, started_at, ended_at, energy_wh, flags FROM energySession "
-        "ORDER BY id"
-    )
-    store.rollback()
-    return plugins, cycles
-
-
 def test_passes_in_any_steps_sealed_or_not_give_a_rebuild_s_records(store: Store) -> None:
     """The replay leaves out amp and voltage of chargers that need them not, deciding as it
     reads: passes cut anywhere, a rebuild from live rows and one from sealed segments all give
@@ -194,18 +182,18 @@ def test_passes_in_any_steps_sealed_or_not_give_a_rebuild_s_records(store: Store
     _journal_of_three_generations(store)
     while project_pass(store, max_entries=7_919).entries:
         pass
-    stepped = _projection(store)
+    stepped = projection(store)
     plugins, _ = stepped
     by_charger = {c: sum(float(p[4]) for p in plugins if p[1] == c) for _, c, *_ in plugins}
     assert min(by_charger.values()) > 5_000 and len(by_charger) == 3
     rebuild(store)
-    assert _projection(store) == stepped
+    assert projection(store) == stepped
     sealing.seal(store, position=last_seq(store), before_us=2**62, replayed_keys=PROJECTED_KEYS)
     store.commit()
     assert store.query_one("SELECT COUNT(*) FROM journal") == (0,)
     store.rollback()
     rebuild(store)
-    assert _projection(store) == stepped
+    assert projection(store) == stepped
 
 
 @pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)

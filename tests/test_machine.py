@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from projector.fleet import Fleet
-from tests.charge_script import GENERATIONS, Script, run, summary
+from tests.charge_script import GENERATIONS, Script, fed, run, summary
 
 Scenario = Callable[[Script], None]
 MODERN = ("5.x", "4.1")
@@ -446,11 +446,7 @@ def test_two_devices_under_one_base_are_detected() -> None:
     a.idle(10, 1).plug().idle(5, 2).state(3).charge(30).state(2).idle(10, 2).unplug().idle(10, 1)
     b.car = True  # (its dumps, `state 2` and `vehicle 1`, do not deny the other's plug-in)
     b.idle(70, 2)
-    fleet = Fleet()
-    for index, (t, topic, payload, retained) in enumerate(
-        sorted(a.messages + b.messages, key=lambda m: m[0])
-    ):
-        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    fleet = fed(a.messages + b.messages)
     machine = fleet.machines["openevse"]
     assert machine.two_devices >= 10
     assert any("two_devices" in p.flags for p in fleet.drain().plugins.values())
@@ -466,11 +462,7 @@ def test_two_units_without_uptime_under_one_base_are_detected(firmware: str) -> 
     b = Script(firmware=firmware, charger="openevse", t=a.t + 15.0)
     a.idle(60, 1)
     b.idle(1, 1).plug().state(3).idle(55, 3)  # (its dumps say `state 3`)
-    fleet = Fleet()
-    for index, (t, topic, payload, retained) in enumerate(
-        sorted(a.messages + b.messages, key=lambda m: m[0])
-    ):
-        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    fleet = fed(a.messages + b.messages)
     machine = fleet.machines["openevse"]
     assert machine.two_devices >= 10
     restored = Fleet.from_json(fleet.to_json())
@@ -483,9 +475,7 @@ def test_pauses_and_faults_are_not_a_second_device(firmware: str) -> None:
     for _ in range(4):
         s.idle(1, 1).plug().state(3).charge(2).state(254).idle(1, 254).state(3).charge(2)
         s.state(6).idle(0.5, 6).state(3).charge(1).state(2).unplug()
-    fleet = Fleet()
-    for index, (t, topic, payload, retained) in enumerate(s.messages):
-        fleet.feed(index + 1, round(t * 1_000_000), topic, payload, retained)
+    fleet = fed(s.messages)
     assert fleet.machines[s.charger].two_devices == 0
 
 
