@@ -8,7 +8,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from chargelog.commands import demo, journal, legacy, money, projection, sealing, simulate, web
+from chargelog.commands import (
+    demo,
+    journal,
+    legacy,
+    money,
+    projection,
+    sealing,
+    simulate,
+    vehicles,
+    web,
+)
 from journal.config import Config, ConfigError, load_config
 from journal.migrate import SchemaError
 from journal.segments import SegmentDamaged
@@ -18,7 +28,7 @@ log = logging.getLogger("chargelog")
 
 Handler = Callable[[argparse.Namespace, Config], int]
 # In the order `chargelog --help` lists them.
-COMMAND_FAMILIES = (journal, sealing, projection, simulate, money, legacy, web, demo)
+COMMAND_FAMILIES = (journal, sealing, projection, simulate, money, vehicles, legacy, web, demo)
 
 
 def _setup_logging(verbosity: int) -> None:

@@ -4,5 +4,6 @@ what the handler needs inside the handler, so building the whole parser stays ch
 
 journal: migrate, record, import      projection: project, projector, sessions
 money: tariff, payment                legacy: import-legacy
+vehicles: vehicle
 simulate: simulate                    web: serve, passwd           demo: demo
 """

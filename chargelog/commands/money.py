@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from chargelog.commands.options import Apply, BadInput, Prepare, checked, input_handler
 from journal.config import Config
 
 if TYPE_CHECKING:
     from journal.storage import Store
-
-BAD_INPUT = 2
-T = TypeVar("T")
-
-
-class BadInput(ValueError):
-    """A value the user typed is wrong; the message says which and why."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +32,7 @@ def _register_tariff(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="print every tariff and its bands").set_defaults(
-        handler=_handler(_lister("tariff"), "tariff list")
+        handler=input_handler(_lister("tariff"), "tariff list")
     )
     add = actions.add_parser("add", help="add a tariff")
     add.add_argument(
@@ -60,10 +53,10 @@ def _register_tariff(subparsers: argparse._SubParsersAction) -> None:
         help='a time-of-use price, e.g. "mon-fri 22:00-07:00 0.0920"; repeatable',
     )
     add.add_argument("--note", default="", metavar="TEXT")
-    add.set_defaults(handler=_handler(_tariff_add, "tariff add"))
+    add.set_defaults(handler=input_handler(_tariff_add, "tariff add"))
     remove = actions.add_parser("remove", help="remove a tariff and its bands")
     remove.add_argument("id", metavar="ID")
-    remove.set_defaults(handler=_handler(_remover("tariff"), "tariff remove"))
+    remove.set_defaults(handler=input_handler(_remover("tariff"), "tariff remove"))
 
 
 def _register_payment(subparsers: argparse._SubParsersAction) -> None:
@@ -72,49 +65,17 @@ def _register_payment(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="print every payment").set_defaults(
-        handler=_handler(_lister("payment"), "payment list")
+        handler=input_handler(_lister("payment"), "payment list")
     )
     add = actions.add_parser("add", help="add a payment")
     add.add_argument("paid_on", metavar="DATE", help="the day it was paid (YYYY-MM-DD)")
     add.add_argument("amount", metavar="AMOUNT", help="e.g. 42.50 (negative for a refund)")
     add.add_argument("--currency", default="EUR", metavar="CODE", help="default EUR")
     add.add_argument("--note", default="", metavar="TEXT")
-    add.set_defaults(handler=_handler(_payment_add, "payment add"))
+    add.set_defaults(handler=input_handler(_payment_add, "payment add"))
     remove = actions.add_parser("remove", help="remove a payment")
     remove.add_argument("id", metavar="ID")
-    remove.set_defaults(handler=_handler(_remover("payment"), "payment remove"))
-
-
-Apply = Callable[["Store"], int]
-Prepare = Callable[[argparse.Namespace, Config], Apply]
-
-
-def _handler(prepare: Prepare, name: str) -> Callable[[argparse.Namespace, Config], int]:
-    """Check the input first (bad input never opens the database), then apply it to the
-    migrated store; BadInput -> one line on stderr, exit 2."""
-
-    def run(args: argparse.Namespace, cfg: Config) -> int:
-        from journal.migrate import ensure_schema
-        from journal.storage import open_store
-
-        try:
-            apply = prepare(args, cfg)
-            with open_store(cfg.database.url) as store:
-                ensure_schema(store, cfg.database.auto_migrate)
-                return apply(store)
-        except BadInput as exc:
-            print(f"chargelog {name}: {exc}", file=sys.stderr)
-            return BAD_INPUT
-
-    return run
-
-
-def _checked(parse: Callable[..., T], *values: object) -> T:
-    """A parser's ValueError as the user's BadInput."""
-    try:
-        return parse(*values)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    remove.set_defaults(handler=input_handler(_remover("payment"), "payment remove"))
 
 
 def _day(text: str) -> date:
@@ -136,16 +97,16 @@ def _tariff_add(args: argparse.Namespace, cfg: Config) -> Apply:
     from projector.money.store import add_tariff
     from projector.money.tariffs import Tariff
 
-    bands = tuple(_checked(parse_band, text) for text in args.band)
-    _checked(check_bands, bands)
+    bands = tuple(checked(parse_band, text) for text in args.band)
+    checked(check_bands, bands)
     charger = args.charger.strip() if args.charger else None
     if args.charger is not None and not charger:
         raise BadInput("--charger needs a name (leave it out for all chargers)")
     tariff = Tariff(
         0,
         _day(args.valid_from),
-        _checked(parse_price, args.price),
-        _checked(parse_currency, args.currency),
+        checked(parse_price, args.price),
+        checked(parse_currency, args.currency),
         charger,
         bands,
         args.note,
@@ -165,14 +126,14 @@ def _payment_add(args: argparse.Namespace, cfg: Config) -> Apply:
     from journal.amount_text import parse_currency, parse_decimal
     from projector.money.store import Payment, add_payment
 
-    amount = _checked(lambda t: parse_decimal(t, "amount", 12, 2, allow_negative=True), args.amount)
+    amount = checked(lambda t: parse_decimal(t, "amount", 12, 2, allow_negative=True), args.amount)
     if amount == 0:
         raise BadInput("amount is 0")
     payment = Payment(
         0,
         _day(args.paid_on),
         amount,
-        _checked(parse_currency, args.currency),
+        checked(parse_currency, args.currency),
         args.note,
     )
 
