@@ -10,7 +10,13 @@ from typing import Any
 
 from projector.machine import GAP_US, Changes, ChargerMachine
 from projector.money.pricing import Pricer
-from projector.readings import ANNOUNCE_PREFIX, ELECTRICAL_KEYS, NUMERIC_KEYS, split_topic
+from projector.readings import (
+    ANNOUNCE_PREFIX,
+    ELECTRICAL_KEYS,
+    NUMERIC_KEYS,
+    TAG_KEYS,
+    split_topic,
+)
 
 HOUR_US = 3600 * 1_000_000
 
@@ -51,7 +57,7 @@ class Fleet:
             self._routes.clear()
         route = None
         parts = None if topic.startswith(ANNOUNCE_PREFIX) else split_topic(topic)
-        if parts is not None and parts[1] in ELECTRICAL_KEYS:
+        if parts is not None and (parts[1] in ELECTRICAL_KEYS or parts[1] in TAG_KEYS):
             # Only for a charger already known by its other topics (another device's `amp` is
             # no charger); not remembered until then.
             machine = self.machines.get(self.names.get(parts[0], parts[0]))
@@ -102,6 +108,9 @@ class Fleet:
                     # plug-ins (a function of the journal alone, whatever the passes' cuts).
                     for other in self.machines.values():
                         other.end_if_gone(t, self.heard_since or t)
+        if key in TAG_KEYS:
+            machine.feed_tag(seq, t, payload, retained)
+            return
         spelling = _INTEGER if key in INTEGER_KEYS else _READING
         if spelling.fullmatch(payload) is None:
             machine.bad(t)  # not a reading in the firmware's own spelling

@@ -21,6 +21,7 @@ Every change marks the touched records in `changes`; the projector upserts them.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,7 @@ METER_TOLERANCE = 0.01
 # reports in `session_energy` (it resets at the unplug).
 UNPLUG_TAIL_US = 35 * US
 LEDGER_STEP_US = 900 * US  # outside sessions, ledger rows per quarter hour (any zone's month edge)
+_TAG = re.compile(rb"[0-9A-Za-z:_-]{1,64}")  # an RFID UID as `rfid_auth` carries it
 VOLTS_RANGE = (50.0, 500.0)  # a mains voltage; anything else is no reading of it
 
 
@@ -199,6 +201,27 @@ class ChargerMachine:
             self._on_uptime(seq, t, value)
         elif key in ELECTRICAL_KEYS:
             self._on_electrical(t, key, value)
+
+    def feed_tag(self, seq: int, t: int, payload: bytes, retained: bool) -> None:
+        """`rfid_auth`: the tag that authorised the session, empty while none has (a UID, as
+        the firmware prints it; anything else is a bad value)."""
+        if retained:
+            return
+        self.seq = seq
+        self._touch(t)
+        if self.plugin is not None and self.plugin.tentative:
+            self._weigh_tentative(t, "rfid_auth", 0.0)
+        if self.pending_sleep is not None:
+            self._settle_sleep(t, "rfid_auth", 0.0)
+        if not payload:
+            return
+        if _TAG.fullmatch(payload) is None:
+            self._count_bad()
+            return
+        plugin = self._open_plugin()
+        if plugin is not None:
+            plugin.rfid = payload.decode("ascii")
+            self._mark_plugin()
 
     def bad(self, t: int) -> None:
         """An unreadable or implausible value: counted and flagged, never guessed."""

@@ -13,7 +13,10 @@ PROJECTED_KEYS = ("state", "vehicle", "session_energy", "total_energy", "wh", "u
 # their energy is integrated from these. The replay skips them for every other charger
 # (Fleet.skipped_topics), so a 4.1.1+ charger's 1 Hz amp and voltage cost a replay nothing.
 ELECTRICAL_KEYS = ("amp", "voltage", "volt")
-REPLAYED_KEYS = PROJECTED_KEYS + ELECTRICAL_KEYS
+# Text, not numbers: the RFID tag that authorised the session (5.x with RFID on, in every dump;
+# empty while none has).
+TAG_KEYS = ("rfid_auth",)
+REPLAYED_KEYS = PROJECTED_KEYS + ELECTRICAL_KEYS + TAG_KEYS
 NUMERIC_KEYS = frozenset(REPLAYED_KEYS)
 ANNOUNCE_PREFIX = "openevse/announce/"
 

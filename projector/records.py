@@ -109,6 +109,8 @@ class Plugin:
     # Not written until the charger's own next dump agrees that a car is there (a replay of
     # stale values opens a plug-in that the next dump denies).
     tentative: bool = False
+    # The RFID tag that authorised the session (`rfid_auth`), the last one heard during it.
+    rfid: str | None = None
 
     @property
     def closed(self) -> bool:

@@ -79,6 +79,7 @@ def session_json(s: SessionRow) -> dict[str, Any]:
         **cost_fields(s.costs),
         **exact_fields(s.costs),
         **meter_fields(s),
+        "rfid": s.rfid,
         "cycles": [cycle_json(c) for c in s.cycles],
     }
 

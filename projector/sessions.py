@@ -80,6 +80,7 @@ class SessionRow:
     # The charger's lifetime meter (Wh) at plug-in and at the session's last reading, and how
     # far it went back meanwhile; None where it was not read from the plug-in on.
     meter: tuple[float, float, float] | None = None
+    rfid: str | None = None  # the RFID tag that authorised it
 
     @property
     def meter_wh(self) -> float | None:
@@ -153,6 +154,7 @@ def _session(
     cycles: Sequence[CycleRow] = (),
     costs: Amounts | None = None,
     meter: tuple[float, float, float] | None = None,
+    rfid: str | None = None,
 ) -> SessionRow:
     """A row of _SESSION_COLUMNS as a SessionRow."""
     sid, charger, plugged, unplugged, energy, charging, count, flags = row
@@ -168,6 +170,7 @@ def _session(
         cycles=tuple(cycles),
         costs=costs or {},
         meter=meter,
+        rfid=rfid,
     )
 
 
@@ -222,6 +225,18 @@ def session_meters(store: Store, ids: Sequence[int]) -> dict[int, tuple[float, f
     return found
 
 
+def session_tags(store: Store, ids: Sequence[int]) -> dict[int, str]:
+    """The RFID tag of these sessions, where one was heard (session_rfid), chunked likewise."""
+    found: dict[int, str] = {}
+    for chunk in in_chunks(list(ids)):
+        for pid, tag in store.query(
+            f"SELECT plugin_id, tag FROM session_rfid WHERE plugin_id IN ({placeholders(chunk)})",
+            list(chunk),
+        ):
+            found[int(pid)] = str(tag)
+    return found
+
+
 def _with_cycles(store: Store, rows: Sequence[Sequence[Any]]) -> list[SessionRow]:
     """plugin_session rows as SessionRows with their cycles, each with its cost: one read of
     cycle_cost for both, so a session's cost is always the sum of its cycles'."""
@@ -229,9 +244,16 @@ def _with_cycles(store: Store, rows: Sequence[Sequence[Any]]) -> list[SessionRow
     cycle_amounts, costs = cycle_costs(store, ids)
     cycles = cycles_of(store, ids, cycle_amounts)
     meters = session_meters(store, ids)
+    tags = session_tags(store, ids)
     store.rollback()
     return [
-        _session(r, cycles.get(int(r[0]), ()), costs.get(int(r[0])), meters.get(int(r[0])))
+        _session(
+            r,
+            cycles.get(int(r[0]), ()),
+            costs.get(int(r[0])),
+            meters.get(int(r[0])),
+            tags.get(int(r[0])),
+        )
         for r in rows
     ]
 
@@ -287,9 +309,13 @@ def all_sessions(store: Store, filt: SessionFilter) -> list[SessionRow]:
         params,
     )
     costs = session_costs_where(store, where, params)
-    meters = session_meters(store, [int(r[0]) for r in rows])
+    ids = [int(r[0]) for r in rows]
+    meters, tags = session_meters(store, ids), session_tags(store, ids)
     store.rollback()
-    return [_session(r, (), costs.get(int(r[0])), meters.get(int(r[0]))) for r in rows]
+    return [
+        _session(r, (), costs.get(int(r[0])), meters.get(int(r[0])), tags.get(int(r[0])))
+        for r in rows
+    ]
 
 
 def open_sessions(store: Store, chargers: Sequence[str]) -> list[SessionRow]:

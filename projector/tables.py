@@ -24,6 +24,7 @@ TABLES = (
     "session_cost",
     "recorder_gap",
     "session_meter",
+    "session_rfid",
     "meter_ledger",
     "projection_checkpoint",
 )
@@ -192,6 +193,12 @@ def upsert(
     if plugin_rows:
         store.executemany(
             store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
+        )
+    tagged = [(p.id, p.rfid) for p in sorted(plugins, key=lambda p: p.id) if p.rfid]
+    if tagged:
+        store.executemany(
+            store.upsert_sql(tables.name("session_rfid"), ("plugin_id", "tag"), "plugin_id"),
+            tagged,
         )
     metered = [r for p in sorted(plugins, key=lambda p: p.id) if (r := meter_row(p)) is not None]
     if metered:

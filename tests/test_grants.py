@@ -65,6 +65,7 @@ WEB_TABLES = (
     "projection_checkpoint",
     "schema_version",
     "session_meter",
+    "session_rfid",
     "meter_ledger",
     "cycle_cost",
     "session_cost",

@@ -20,3 +20,10 @@ CREATE TABLE IF NOT EXISTS vehicle_rfid (
     CONSTRAINT vehicle_rfid_vehicle_fk FOREIGN KEY (vehicle_id) REFERENCES vehicle (id)
         ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The projector's: the RFID tag heard during each plug-in session (rfid_auth), by its id.
+CREATE TABLE IF NOT EXISTS session_rfid (
+    plugin_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    tag VARCHAR(64) NOT NULL,
+    KEY session_rfid_tag (tag)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -17,3 +17,10 @@ CREATE TABLE IF NOT EXISTS vehicle_rfid (
     vehicle_id INTEGER NOT NULL REFERENCES vehicle (id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS vehicle_rfid_vehicle ON vehicle_rfid (vehicle_id);
+
+-- The projector's: the RFID tag heard during each plug-in session (rfid_auth), by its id.
+CREATE TABLE IF NOT EXISTS session_rfid (
+    plugin_id INTEGER NOT NULL PRIMARY KEY,
+    tag TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_rfid_tag ON session_rfid (tag);
