@@ -198,6 +198,8 @@ class WebConfig:
     port: int = 8080
     password_hash: str = ""
     secret_key: str = ""
+    session_hours: float = 12.0  # a login lasts this long, whatever the cookie says
+    secure_cookies: bool = False  # the login cookie only over HTTPS (behind a TLS proxy)
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,8 @@ _PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
         "port": _range(_parse_int, 1, 65535),
         "password_hash": _parse_str,
         "secret_key": str,
+        "session_hours": _range(_parse_float, 0.01, 8760),
+        "secure_cookies": _parse_bool,
     },
 }
 

@@ -7,9 +7,11 @@ never from globals read at import time, so tests and `chargelog serve` build the
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from journal.config import Config, site_zone
+from webapp.throttle import Throttle
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -45,6 +47,9 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="chargelog_session",
+        SESSION_COOKIE_SECURE=cfg.web.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=cfg.web.session_hours),
+        LOGIN_THROTTLE=Throttle(),
     )
     if test_config:
         app.config.update(test_config)

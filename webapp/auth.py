@@ -3,12 +3,15 @@
 People log in once through /login (a signed, HttpOnly, SameSite=Lax session cookie); scripts
 fetching the CSV or the API may send it as HTTP Basic auth (any user name) and get a 401, not a
 login page, without it. The cookie carries a fingerprint of the hash, so setting a new password
-logs everybody out.
+logs everybody out, and the time of the login: the server refuses it after `[web] session_hours`
+(a cookie copied before then stops working too). Wrong passwords are logged and slowed per client
+(webapp/throttle.py): after five, a client waits a doubling delay and gets a 429 meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -21,12 +24,13 @@ from flask import (
     url_for,
 )
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response  # what redirect() returns (flask's Response derives from it)
 
 from journal.config import Config
 from webapp.security import machine_client
+from webapp.throttle import Throttle
 
 bp = Blueprint("auth", __name__)
 OPEN_ENDPOINTS = {"auth.login", "static"}
@@ -43,14 +47,47 @@ def _fingerprint(hashed: str) -> str:
 
 
 def logged_in() -> bool:
-    """True without a password, or with a session cookie for the current one."""
+    """True without a password, or with a session cookie for the current one that is not
+    older than `[web] session_hours`."""
     hashed = password_hash()
-    return not hashed or session.get("auth") == _fingerprint(hashed)
+    if not hashed:
+        return True
+    if session.get("auth") != _fingerprint(hashed):
+        return False
+    since = session.get("since")
+    cfg: Config = current_app.config["CHARGELOG"]
+    return (
+        isinstance(since, int | float) and 0 <= time.time() - since <= cfg.web.session_hours * 3600
+    )
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _checked_password(hashed: str, password: str, how: str) -> bool:
+    """The password checked, unless this client must wait (429); a wrong one counts."""
+    throttle: Throttle = current_app.config["LOGIN_THROTTLE"]
+    client = _client()
+    wait = throttle.wait_s(client)
+    if wait > 0:
+        retry = int(wait) + 1
+        raise TooManyRequests(
+            f"Too many wrong passwords from this address: try again in {retry} s.",
+            retry_after=retry,
+        )
+    if check_password_hash(hashed, password):
+        throttle.succeeded(client)
+        return True
+    throttle.failed(client, how)
+    return False
 
 
 def _basic_auth_ok(hashed: str) -> bool:
     auth = request.authorization
-    return bool(auth and auth.type == "basic" and check_password_hash(hashed, auth.password or ""))
+    if not (auth and auth.type == "basic"):
+        return False
+    return _checked_password(hashed, auth.password or "", "HTTP Basic auth")
 
 
 @bp.before_app_request
@@ -94,9 +131,11 @@ def login() -> Response | str:
         return redirect(target)
     error = None
     if request.method == "POST":
-        if check_password_hash(hashed, request.form.get("password", "")):
+        if _checked_password(hashed, request.form.get("password", ""), "login form"):
             session.clear()
+            session.permanent = True  # the cookie expires with the login, not at browser close
             session["auth"] = _fingerprint(hashed)
+            session["since"] = int(time.time())
             return redirect(target)
         error = "Wrong password."
     return render_template("login.html", error=error, next=target)
