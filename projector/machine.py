@@ -429,7 +429,20 @@ class ChargerMachine:
             add_flag(plugin.flags, "unplug_inferred")
         else:
             plugin.unplugged_at = t
+        if rebooted:
+            self._book_lost_estimate(plugin, t)
         self._mark_plugin()
+
+    def _book_lost_estimate(self, plugin: Plugin, t: int) -> None:
+        """The car left while the charger was off: the controller's session, and the energy
+        estimated for it, never reaches the lifetime `wh`. The books say so as the meter going
+        back by it (as at a reboot inside a charge, _reconcile)."""
+        if not self._lifetime_counter() or self.meter is None:
+            return
+        lost = self._estimate_of(plugin.id)
+        if lost > 0:
+            plugin.meter_rollback_wh -= lost
+            self._ledger_row(t, plugin).rollback_wh -= lost
 
     # ---- cycles -----------------------------------------------------------------------------
 

@@ -220,3 +220,28 @@ def test_the_lifetime_wh_closes_the_books_and_a_reboot_s_loss_is_a_rollback(firm
     books = ledger_totals(s.messages)
     assert books["rise_wh"] == pytest.approx(3600.0, abs=1.0)
     assert books["rise_wh"] == pytest.approx(books["sessions_wh"] + books["rollback_wh"], abs=0.01)
+
+
+@pytest.mark.parametrize("firmware", NO_SESSION_COUNTER)
+def test_a_car_gone_while_the_charger_was_off_is_booked_as_the_meter_going_back(
+    firmware: str,
+) -> None:
+    """The whole controller session is lost at the power cut: its estimate stays the session's
+    energy, and the month's books explain it instead of leaving it unexplained."""
+    from tests.test_books import ledger_totals
+
+    s = Script(firmware=firmware)
+    s.idle(1, 1).plug().state(3).charge(10).state(2).unplug().idle(5, 1)  # the meter is known
+    s.plug().state(3).charge(20).state(2).idle(1, 2)
+    s._pending_lifetime = 0.0
+    s.wait(3600)
+    s.car = False
+    s.send("state", "0").wait(2).idle(5, 1)
+    changes = run(s.messages)
+    _, lost = sorted(changes.plugins.values(), key=lambda p: p.plugged_at)
+    assert "unplug_inferred" in lost.flags and "energy_estimated" in lost.flags
+    assert lost.meter_rollback_wh == pytest.approx(-lost.energy_wh)
+    assert "meter_mismatch" not in lost.flags
+    books = ledger_totals(s.messages)
+    assert books["rise_wh"] == pytest.approx(1200.0, abs=1.0)
+    assert books["rise_wh"] == pytest.approx(books["sessions_wh"] + books["rollback_wh"], abs=0.01)
