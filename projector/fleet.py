@@ -50,6 +50,7 @@ class Fleet:
         machine = self.machines.get(name)
         if machine is None:
             machine = self.machines[name] = ChargerMachine(name, self.changes, self.pricer)
+            self._routes.clear()  # its amp, voltage and rfid_auth topics route from now on
         return machine
 
     def _route(self, topic: str) -> tuple[ChargerMachine, str] | None:
@@ -59,11 +60,9 @@ class Fleet:
         parts = None if topic.startswith(ANNOUNCE_PREFIX) else split_topic(topic)
         if parts is not None and (parts[1] in ELECTRICAL_KEYS or parts[1] in TAG_KEYS):
             # Only for a charger already known by its other topics (another device's `amp` is
-            # no charger); not remembered until then.
+            # no charger; the routes start over when a charger appears).
             machine = self.machines.get(self.names.get(parts[0], parts[0]))
-            if machine is None:
-                return None
-            route = (machine, parts[1])
+            route = None if machine is None else (machine, parts[1])
         elif parts is not None and parts[1] in NUMERIC_KEYS:
             route = (self.machine(self.names.get(parts[0], parts[0])), parts[1])
         self._routes[topic] = route

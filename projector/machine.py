@@ -434,9 +434,10 @@ class ChargerMachine:
         self._mark_plugin()
 
     def _book_lost_estimate(self, plugin: Plugin, t: int) -> None:
-        """The car left while the charger was off: the controller's session, and the energy
-        estimated for it, never reaches the lifetime `wh`. The books say so as the meter going
-        back by it (as at a reboot inside a charge, _reconcile)."""
+        """What is still estimated of a plug-in was delivered in a controller session that a
+        power cut lost (inside the charge, _reconcile, or whole: the car left while the charger
+        was off): it never reaches the lifetime `wh`, and the books say so as the meter going
+        back by it (a rollback, as 4.1.9+ after a power cut)."""
         if not self._lifetime_counter() or self.meter is None:
             return
         lost = self._estimate_of(plugin.id)
@@ -861,10 +862,7 @@ class ChargerMachine:
             left = self._estimate_of(plugin.id)
             if left:
                 plugin.flags["energy_estimated"] = round(left)
-                # Delivered before the reboot, lost by the lifetime counter: the books say so
-                # as the meter going back by it (a rollback, as 4.1.9+ after a power cut).
-                plugin.meter_rollback_wh -= left
-                self._ledger_row(t, plugin).rollback_wh -= left
+                self._book_lost_estimate(plugin, t)  # (delivered before the reboot)
             else:
                 plugin.flags.pop("energy_estimated", None)
             self.meter_plugin = plugin.id

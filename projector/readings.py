@@ -17,7 +17,7 @@ ELECTRICAL_KEYS = ("amp", "voltage", "volt")
 # empty while none has).
 TAG_KEYS = ("rfid_auth",)
 REPLAYED_KEYS = PROJECTED_KEYS + ELECTRICAL_KEYS + TAG_KEYS
-NUMERIC_KEYS = frozenset(REPLAYED_KEYS)
+NUMERIC_KEYS = frozenset(PROJECTED_KEYS + ELECTRICAL_KEYS)
 ANNOUNCE_PREFIX = "openevse/announce/"
 
 

@@ -181,11 +181,9 @@ def upsert(
     ledger: Iterable[LedgerRow] = (),
 ) -> None:
     """Write touched records; the same record written twice leaves one identical row."""
-    cycles, plugins = list(cycles), list(plugins)
+    cycles, plugins = list(cycles), sorted(plugins, key=lambda p: p.id)
     cycle_rows = [cycle_row(c) for c in sorted(cycles, key=lambda c: c.id)]
-    plugin_rows = [
-        plugin_row(p, open_cycles.get(p.id)) for p in sorted(plugins, key=lambda p: p.id)
-    ]
+    plugin_rows = [plugin_row(p, open_cycles.get(p.id)) for p in plugins]
     if cycle_rows:
         store.executemany(
             store.upsert_sql(tables.name("energySession"), CYCLE_COLUMNS, "id"), cycle_rows
@@ -194,13 +192,13 @@ def upsert(
         store.executemany(
             store.upsert_sql(tables.name("plugin_session"), PLUGIN_COLUMNS, "id"), plugin_rows
         )
-    tagged = [(p.id, p.rfid) for p in sorted(plugins, key=lambda p: p.id) if p.rfid]
+    tagged = [(p.id, p.rfid) for p in plugins if p.rfid]
     if tagged:
         store.executemany(
             store.upsert_sql(tables.name("session_rfid"), ("plugin_id", "tag"), "plugin_id"),
             tagged,
         )
-    metered = [r for p in sorted(plugins, key=lambda p: p.id) if (r := meter_row(p)) is not None]
+    metered = [r for p in plugins if (r := meter_row(p)) is not None]
     if metered:
         store.executemany(
             store.upsert_sql(tables.name("session_meter"), METER_COLUMNS, "plugin_id"), metered
